@@ -1,0 +1,1 @@
+"""Hostledger: the customer-account, billing and fraud-prevention backend of a web host."""

@@ -1,0 +1,147 @@
+"""The `hostledger` command: serve, migrate, openapi, create-admin, and the jobs to come."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import Annotated
+
+import typer
+import yaml
+from rich.console import Console
+
+from app.core.config import Settings, SettingsError, load_settings
+
+cli = typer.Typer(
+    name="hostledger",
+    help="Hostledger: accounts, billing and fraud prevention for a web host.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console(stderr=True)
+
+
+def _settings_or_exit() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        console.print(f"[red]configuration error:[/red] {exc}")
+        raise typer.Exit(code=2) from exc
+
+
+@cli.command()
+def migrate(
+    revision: Annotated[str, typer.Argument(help="target revision")] = "head",
+) -> None:
+    """Upgrade the database schema (to head by default)."""
+    from alembic import command
+
+    from app.core.migrations import alembic_config
+
+    settings = _settings_or_exit()
+    command.upgrade(alembic_config(settings.database.url), revision)
+    console.print(f"[green]database migrated to {revision}[/green]")
+
+
+@cli.command()
+def serve(
+    host: Annotated[str, typer.Option(help="interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="worker processes")] = 1,
+    reload: Annotated[bool, typer.Option(help="restart on code changes (development)")] = False,
+) -> None:
+    """Serve the API with uvicorn (graceful shutdown on SIGTERM/SIGINT)."""
+    import uvicorn
+
+    settings = _settings_or_exit()
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=None if reload else workers,
+        reload=reload,
+        proxy_headers=False,  # client IPs are resolved by our trusted-proxy rule, not uvicorn's
+        server_header=False,
+        timeout_graceful_shutdown=20,
+        log_config=None,
+        log_level=settings.log_level.lower(),
+    )
+
+
+@cli.command()
+def openapi() -> None:
+    """Print the OpenAPI contract as YAML (the committed openapi.yaml must equal it)."""
+    sys.stdout.write(render_openapi_yaml())
+
+
+def render_openapi_yaml() -> str:
+    from app.core.config import Environment
+    from app.main import create_app
+
+    # The contract does not depend on secrets or the database: build it with throwaway ones.
+    app = create_app(load_settings(env=Environment.TEST), configure_logs=False)
+    return yaml.safe_dump(app.openapi(), sort_keys=False, allow_unicode=True, width=100)
+
+
+@cli.command("create-admin")
+def create_admin(
+    email: Annotated[str, typer.Option(prompt=True, help="the administrator's email")],
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt=True,
+            hide_input=True,
+            confirmation_prompt=True,
+            envvar="HOSTLEDGER_ADMIN_PASSWORD",
+            help="prompted for when not given (or read from HOSTLEDGER_ADMIN_PASSWORD)",
+        ),
+    ],
+    name: Annotated[str | None, typer.Option(help="display name")] = None,
+) -> None:
+    """Create a staff administrator (for the first start)."""
+    from app.auth.service import create_staff_user, validate_new_password
+    from app.core.clock import SystemClock
+    from app.core.container import Container
+    from app.core.crypto import install_field_keyring
+    from app.core.errors import DomainError
+    from app.core.security import PasswordHasher
+    from app.models.user import StaffRole
+
+    settings = _settings_or_exit()
+    container = Container.from_settings(settings, clock=SystemClock())
+    install_field_keyring(container.crypto.fields)
+
+    async def _create() -> str:
+        validate_new_password(password, user_inputs=[email, name or ""])
+        password_hash = PasswordHasher(settings.password).hash_sync(password)
+        async with container.database.unit_of_work() as session:
+            user = await create_staff_user(
+                session=session,
+                crypto=container.crypto,
+                clock=container.clock,
+                email=email,
+                password_hash=password_hash,
+                role=StaffRole.ADMIN,
+                display_name=name,
+            )
+            user_id = str(user.id)
+        await container.database.dispose()
+        return user_id
+
+    try:
+        user_id = asyncio.run(_create())
+    except DomainError as exc:
+        errors = getattr(exc, "errors", [])
+        message = "; ".join(f"{e.field}: {e.message}" for e in errors) or str(exc)
+        console.print(f"[red]{exc.code}:[/red] {message}")
+        raise typer.Exit(code=1) from exc
+    console.print(f"[green]administrator created[/green] (id {user_id})")
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

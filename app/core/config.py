@@ -1,0 +1,233 @@
+"""Settings, read from `HOSTLEDGER_*` environment variables and an optional `.env` file.
+
+Each group is its own `BaseSettings` with its own prefix, so the variable names stay flat and
+readable (`HOSTLEDGER_DATABASE_URL`, `HOSTLEDGER_SESSION_IDLE_TIMEOUT`) while the code gets small
+nested models instead of one giant class.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+from enum import StrEnum
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+ENV_PREFIX = "HOSTLEDGER_"
+VAR_DIR = Path("var")
+DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///./var/hostledger.db"
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class SettingsError(RuntimeError):
+    """The configuration cannot be used (raised at startup, never at request time)."""
+
+
+def _group_config(prefix: str) -> SettingsConfigDict:
+    return SettingsConfigDict(
+        env_prefix=f"{ENV_PREFIX}{prefix}",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+
+def _split_csv(value: Any) -> Any:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+class DatabaseSettings(BaseSettings):
+    model_config = _group_config("DATABASE_")
+
+    url: str = DEFAULT_SQLITE_URL
+    pool_size: int = Field(default=10, ge=1, le=200)
+    max_overflow: int = Field(default=10, ge=0, le=200)
+    pool_timeout: float = Field(default=10.0, gt=0)
+    echo: bool = False
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.startswith("sqlite")
+
+
+class SessionSettings(BaseSettings):
+    model_config = _group_config("SESSION_")
+
+    idle_timeout: int = Field(default=900, ge=30, description="seconds without a request")
+    absolute_timeout: int = Field(default=43200, ge=60, description="seconds since login")
+    touch_interval: int = Field(default=60, ge=0, description="minimum seconds between writes")
+
+
+class PasswordSettings(BaseSettings):
+    """argon2id cost; the default sits above the OWASP minimum (m=19 MiB, t=2, p=1)."""
+
+    model_config = _group_config("PASSWORD_")
+
+    memory_kib: int = Field(default=19456, ge=8)
+    time_cost: int = Field(default=2, ge=1)
+    parallelism: int = Field(default=1, ge=1)
+    max_concurrent_hashes: int = Field(default=2, ge=1)
+
+
+class AuthSettings(BaseSettings):
+    model_config = _group_config("AUTH_")
+
+    jwt_issuer: str = "hostledger"
+    jwt_audience: str = "hostledger-api"
+    access_token_lifetime: int = Field(default=600, ge=30)
+    force_staff_mfa: bool = False
+
+
+class Settings(BaseSettings):
+    """The whole configuration. Build it with `load_settings()`; inject it, never import it."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    env: Environment = Environment.DEVELOPMENT
+    log_level: str = "INFO"
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    redis_url: str | None = None
+    secret_key: SecretStr | None = None
+    data_keys: SecretStr | None = None
+    blind_index_key: SecretStr | None = None
+
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    session: SessionSettings = Field(default_factory=SessionSettings)
+    password: PasswordSettings = Field(default_factory=PasswordSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+
+    _split_lists = field_validator("cors_origins", "trusted_proxies", mode="before")(_split_csv)
+
+    @property
+    def is_production(self) -> bool:
+        return self.env is Environment.PRODUCTION
+
+    @cached_property
+    def secrets(self) -> Secrets:
+        if self.secret_key is None or self.data_keys is None or self.blind_index_key is None:
+            raise SettingsError("secrets are not loaded; build settings with load_settings()")
+        return Secrets(
+            secret_key=_decode_key(self.secret_key.get_secret_value(), "SECRET_KEY"),
+            data_keys=parse_data_keys(self.data_keys.get_secret_value()),
+            blind_index_key=_decode_key(self.blind_index_key.get_secret_value(), "BLIND_INDEX_KEY"),
+        )
+
+
+class Secrets:
+    """Decoded key material. `data_keys` is ordered: the first key encrypts, all decrypt."""
+
+    def __init__(
+        self, *, secret_key: bytes, data_keys: list[tuple[str, bytes]], blind_index_key: bytes
+    ) -> None:
+        self.secret_key = secret_key
+        self.data_keys = data_keys
+        self.blind_index_key = blind_index_key
+
+
+SECRET_NAMES = ("secret_key", "data_keys", "blind_index_key")
+
+
+def _decode_key(value: str, name: str) -> bytes:
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    except ValueError as exc:
+        raise SettingsError(f"{ENV_PREFIX}{name} must be url-safe base64") from exc
+    if len(raw) < 32:
+        raise SettingsError(f"{ENV_PREFIX}{name} must decode to at least 32 bytes")
+    return raw
+
+
+def parse_data_keys(value: str) -> list[tuple[str, bytes]]:
+    """Parse `kid:base64key,kid:base64key`; each key must be 32 bytes (AES-256)."""
+    keys: list[tuple[str, bytes]] = []
+    for item in _split_csv(value):
+        kid, sep, encoded = item.partition(":")
+        if not sep or not kid.isalnum() or len(kid) > 16:
+            raise SettingsError(f"{ENV_PREFIX}DATA_KEYS entries look like 'k1:<base64 32 bytes>'")
+        key = _decode_key(encoded, "DATA_KEYS")
+        if len(key) != 32:
+            raise SettingsError(f"{ENV_PREFIX}DATA_KEYS key '{kid}' must be exactly 32 bytes")
+        keys.append((kid, key))
+    if not keys:
+        raise SettingsError(f"{ENV_PREFIX}DATA_KEYS is empty")
+    return keys
+
+
+def _new_key() -> str:
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
+
+
+def generate_secrets() -> dict[str, str]:
+    return {
+        "secret_key": _new_key(),
+        "data_keys": f"k1:{_new_key()}",
+        "blind_index_key": _new_key(),
+    }
+
+
+def _development_secrets(var_dir: Path) -> dict[str, str]:
+    """Generate development secrets once and keep them, so restarts keep sessions valid."""
+    path = var_dir / "secrets.json"
+    if path.exists():
+        stored: dict[str, str] = json.loads(path.read_text())
+        return stored
+    var_dir.mkdir(parents=True, exist_ok=True)
+    generated = generate_secrets()
+    path.write_text(json.dumps(generated, indent=2))
+    path.chmod(0o600)
+    return generated
+
+
+def load_settings(*, var_dir: Path = VAR_DIR, **overrides: Any) -> Settings:
+    """Read the environment, apply the rules of the chosen environment, fill missing secrets."""
+    settings = Settings(**overrides)
+    missing = [name for name in SECRET_NAMES if getattr(settings, name) is None]
+    if settings.is_production:
+        if missing:
+            names = ", ".join(f"{ENV_PREFIX}{name.upper()}" for name in missing)
+            raise SettingsError(f"production needs explicit secrets: {names}")
+        if settings.database.is_sqlite:
+            raise SettingsError("production refuses SQLite: set HOSTLEDGER_DATABASE_URL")
+    elif missing:
+        generated = (
+            generate_secrets()
+            if settings.env is Environment.TEST
+            else _development_secrets(var_dir)
+        )
+        settings = settings.model_copy(
+            update={name: SecretStr(generated[name]) for name in missing}
+        )
+    settings.secrets  # noqa: B018 - validate the key material at startup, not on first use
+    return settings
+
+
+def setting_env_names() -> set[str]:
+    """Every environment variable name a setting is read from (for docs and compose checks)."""
+    names: set[str] = set()
+    for field_name, field in Settings.model_fields.items():
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseSettings):
+            prefix = str(annotation.model_config.get("env_prefix", ""))
+            names.update(f"{prefix}{sub}".upper() for sub in annotation.model_fields)
+        else:
+            names.add(f"{ENV_PREFIX}{field_name}".upper())
+    return names
