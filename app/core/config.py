@@ -90,6 +90,36 @@ class AuthSettings(BaseSettings):
     force_staff_mfa: bool = False
 
 
+def _check_rate_limit(value: str) -> str:
+    """One limit in `limits` notation ("30/minute", "10/5minutes", "10 per 5 minutes")."""
+    import re
+
+    from limits import parse_many
+
+    items = parse_many(value)  # raises ValueError on bad notation
+    if len(items) != 1:
+        raise ValueError("give exactly one rate limit, e.g. '30/minute'")
+    if items[0].amount < 1 or re.search(r"(?:/|per)\s*0+\s*[a-z]", value, re.IGNORECASE):
+        raise ValueError("a rate limit needs a count and a window of at least 1")
+    return value
+
+
+class RateLimitSettings(BaseSettings):
+    """Throttles, in `limits` notation; a bad value fails at startup."""
+
+    model_config = _group_config("RATE_LIMIT_")
+
+    login_per_ip: str = "30/minute"
+    login_per_account: str = "100/hour"
+    register_per_ip: str = "10/hour"
+    password_reset_per_ip: str = "20/hour"  # noqa: S105 - a rate, not a secret
+    password_reset_per_account: str = "5/hour"  # noqa: S105
+    mfa_per_account: str = "10/5minutes"
+    token_per_ip: str = "30/minute"  # noqa: S105
+
+    _check_limits = field_validator("*")(_check_rate_limit)
+
+
 class Settings(BaseSettings):
     """The whole configuration. Build it with `load_settings()`; inject it, never import it."""
 
@@ -114,6 +144,7 @@ class Settings(BaseSettings):
     session: SessionSettings = Field(default_factory=SessionSettings)
     password: PasswordSettings = Field(default_factory=PasswordSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
 
     _split_lists = field_validator("cors_origins", "trusted_proxies", mode="before")(_split_csv)
 

@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 from app.core.clock import Clock, SystemClock
 from app.core.config import Settings
-from app.core.crypto import CryptoKit
+from app.core.cookies import CookieJar
+from app.core.crypto import CryptoKit, derive_key
 from app.core.db import Database
+from app.core.ratelimit import RateLimiter, build_rate_limiter
+from app.core.security import AccessTokenCodec, PasswordHasher
+
+
+def build_token_codec(settings: Settings) -> AccessTokenCodec:
+    key = derive_key(settings.secrets.secret_key, purpose="jwt-hs256")
+    kid = hashlib.sha256(key).hexdigest()[:12]
+    return AccessTokenCodec(
+        keys={kid: key},
+        current_kid=kid,
+        issuer=settings.auth.jwt_issuer,
+        audience=settings.auth.jwt_audience,
+        # A token never outlives the idle timeout; the session check stops it earlier anyway.
+        lifetime_seconds=min(settings.auth.access_token_lifetime, settings.session.idle_timeout),
+    )
 
 
 @dataclass
@@ -16,6 +33,18 @@ class Container:
     database: Database
     crypto: CryptoKit
     clock: Clock = field(default_factory=SystemClock)
+    hasher: PasswordHasher = field(init=False)
+    tokens: AccessTokenCodec = field(init=False)
+    cookies: CookieJar = field(init=False)
+    rate_limiter: RateLimiter = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.hasher = PasswordHasher(self.settings.password)
+        self.tokens = build_token_codec(self.settings)
+        self.cookies = CookieJar(self.crypto.cookies)
+        self.rate_limiter = build_rate_limiter(
+            settings=self.settings, database=self.database, clock=self.clock
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings, *, clock: Clock | None = None) -> Container:

@@ -55,6 +55,8 @@ class DomainError(Exception):
     status: ClassVar[int] = 400
     code: ClassVar[str] = "bad_request"
     title: ClassVar[str | None] = None
+    # Cookies the response deletes (e.g. an ended session's, so the browser forgets it).
+    clear_cookies: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,
@@ -185,7 +187,7 @@ def validation_field_errors(raw_errors: Sequence[Mapping[str, Any]]) -> list[Fie
 
 
 async def _domain_error_handler(request: Request, exc: DomainError) -> JSONResponse:
-    return problem_response(
+    response = problem_response(
         request=request,
         status=exc.status,
         code=exc.code,
@@ -195,6 +197,9 @@ async def _domain_error_handler(request: Request, exc: DomainError) -> JSONRespo
         headers=exc.headers,
         extra=exc.extra,
     )
+    for name in exc.clear_cookies:
+        response.delete_cookie(name, path="/", secure=True, samesite="lax")
+    return response
 
 
 async def _validation_error_handler(request: Request, exc: RequestValidationError) -> JSONResponse:

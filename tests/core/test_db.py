@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -103,7 +104,7 @@ def test_ids_are_time_ordered_uuid7() -> None:
 async def test_datetimes_come_back_timezone_aware_utc(container: Container) -> None:
     clock = FrozenClock(datetime(2026, 3, 1, 10, 30, tzinfo=UTC))
     async with container.database.unit_of_work() as session:
-        user = await make_staff(session, Container(**{**container.__dict__, "clock": clock}))
+        user = await make_staff(session, dataclasses.replace(container, clock=clock))
         user_id = user.id
     async with container.database.sessionmaker() as session:
         loaded = await session.get(User, user_id)

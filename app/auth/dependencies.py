@@ -1,0 +1,139 @@
+"""Turns a request into a typed `Principal`, or a clear 401/403.
+
+Order of precedence: an `Authorization` header wins and the cookie is then ignored (so no CSRF
+check applies to bearer requests); otherwise the session cookie, which for state-changing
+methods must come with a matching `X-CSRF-Token` and from an allowed origin.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyCookie, HTTPBearer, OAuth2PasswordBearer, SecurityScopes
+
+from app.api.deps import ContainerDep, SessionDep
+from app.auth.errors import AuthenticationRequired, CsrfFailed, InsufficientScope, InvalidToken
+from app.auth.permissions import SCOPES, scopes_for
+from app.auth.principal import AuthMethod, Principal
+from app.auth.service import AuthService
+from app.core.client import ClientInfo, client_info
+from app.core.container import Container
+from app.core.cookies import SESSION_COOKIE
+from app.core.errors import DomainError
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+API_KEY_PREFIX = "hlk_"
+
+# Declared for OpenAPI (Swagger's Authorize button, generated clients); parsing is ours below.
+oauth2_scheme = OAuth2PasswordBearer(
+    tokenUrl="/api/v1/auth/token",
+    scopes=dict(SCOPES),
+    auto_error=False,
+    scheme_name="OAuth2",
+)
+cookie_scheme = APIKeyCookie(
+    name=SESSION_COOKIE.name, auto_error=False, scheme_name="SessionCookie"
+)
+api_key_scheme = HTTPBearer(
+    bearerFormat="hlk_…", auto_error=False, scheme_name="ApiKey", description="Integration API key"
+)
+
+
+def get_client(request: Request, container: ContainerDep) -> ClientInfo:
+    return client_info(request, trusted_proxies=tuple(container.settings.trusted_proxies))
+
+
+ClientDep = Annotated[ClientInfo, Depends(get_client)]
+
+
+def get_auth_service(session: SessionDep, container: ContainerDep) -> AuthService:
+    return AuthService(session=session, container=container)
+
+
+AuthServiceDep = Annotated[AuthService, Depends(get_auth_service)]
+
+
+def _check_origin(request: Request, container: Container) -> None:
+    """Refuse cross-site state changes: Origin must be ours or a configured SPA origin."""
+    allowed = set(container.settings.cors_origins)
+    own = f"{request.url.scheme}://{request.url.netloc}"
+    origin = request.headers.get("origin")
+    if origin is not None and origin != own and origin not in allowed:
+        raise CsrfFailed("This request came from an origin that is not allowed.")
+    if request.headers.get("sec-fetch-site") == "cross-site" and origin not in allowed:
+        raise CsrfFailed("Cross-site requests are not allowed.")
+
+
+async def _resolve(
+    request: Request, *, auth: AuthService, container: Container, client: ClientInfo
+) -> Principal:
+    authorization = request.headers.get("authorization")
+    if authorization is not None:
+        scheme, _, credential = authorization.partition(" ")
+        credential = credential.strip()
+        if scheme.lower() != "bearer" or not credential:
+            raise InvalidToken("Use 'Authorization: Bearer <token>'.")
+        if credential.startswith(API_KEY_PREFIX):
+            from app.api_keys.service import authenticate_api_key
+
+            return await authenticate_api_key(
+                session=auth.session, container=container, presented=credential, client=client
+            )
+        row = await auth.session_from_access_token(credential, client=client)
+        return Principal(
+            method=AuthMethod.BEARER,
+            scopes=scopes_for(kind=row.user.kind, role=row.user.role),
+            user=row.user,
+            session=row,
+        )
+    if request.cookies.get(SESSION_COOKIE.name) is None:
+        raise AuthenticationRequired()
+    token = container.cookies.read(request, SESSION_COOKIE)
+    if token is None:
+        raise InvalidToken("The session cookie is not valid.")
+    row = await auth.session_from_cookie_token(token, client=client)
+    if request.method not in SAFE_METHODS:
+        _check_origin(request, container)
+        if not auth.csrf_token_matches(row.id, request.headers.get("x-csrf-token")):
+            raise CsrfFailed("Missing or wrong X-CSRF-Token header.")
+    return Principal(
+        method=AuthMethod.COOKIE,
+        scopes=scopes_for(kind=row.user.kind, role=row.user.role),
+        user=row.user,
+        session=row,
+    )
+
+
+async def current_principal(
+    request: Request,
+    security_scopes: SecurityScopes,
+    auth: AuthServiceDep,
+    container: ContainerDep,
+    client: ClientDep,
+    _bearer: Annotated[str | None, Depends(oauth2_scheme)],
+    _cookie: Annotated[str | None, Depends(cookie_scheme)],
+    _api_key: Annotated[object, Depends(api_key_scheme)],
+) -> Principal:
+    principal = await _resolve(request, auth=auth, container=container, client=client)
+    missing = set(security_scopes.scopes) - principal.scopes
+    if missing:
+        raise InsufficientScope(f"This needs the scope(s): {', '.join(sorted(missing))}.")
+    return principal
+
+
+def require(*scopes: str) -> Principal:
+    """`principal: Principal = require("users:read")` — documents the scopes in OpenAPI."""
+    return Security(current_principal, scopes=list(scopes))  # type: ignore[no-any-return]
+
+
+PrincipalDep = Annotated[Principal, Security(current_principal)]
+
+__all__ = [
+    "AuthServiceDep",
+    "ClientDep",
+    "DomainError",
+    "PrincipalDep",
+    "current_principal",
+    "require",
+]

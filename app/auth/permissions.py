@@ -1,0 +1,42 @@
+"""The permission matrix: one place that says who may do what.
+
+Principals carry scopes. Staff get the scopes of their role; customers get `me` (their own
+data, enforced by query filters); API keys get exactly the scopes an admin gave them.
+New capabilities add their scopes here and to the roles that need them.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+from app.models.user import StaffRole
+
+# scope -> what it allows (shown in OpenAPI's OAuth2 scheme and the README).
+SCOPES: MappingProxyType[str, str] = MappingProxyType(
+    {
+        "me": "Read and change your own account, sessions and security settings",
+        "users:read": "Read any user's account and security events",
+        "users:write": "Disable or re-enable users and end their sessions",
+        "api_keys:manage": "Create, list and revoke API keys",
+    }
+)
+
+# Scopes an API key may hold (integrations act on data, never as a person).
+API_KEY_SCOPES = frozenset({"users:read"})
+
+CUSTOMER_SCOPES = frozenset({"me"})
+
+ROLE_SCOPES: MappingProxyType[StaffRole, frozenset[str]] = MappingProxyType(
+    {
+        StaffRole.ADMIN: frozenset(SCOPES),
+        StaffRole.BILLING: frozenset({"me", "users:read"}),
+        StaffRole.SUPPORT: frozenset({"me", "users:read"}),
+        StaffRole.FRAUD_ANALYST: frozenset({"me", "users:read"}),
+    }
+)
+
+
+def scopes_for(*, kind: str, role: str | None) -> frozenset[str]:
+    if kind == "staff" and role is not None:
+        return ROLE_SCOPES.get(StaffRole(role), frozenset())
+    return CUSTOMER_SCOPES

@@ -1,0 +1,41 @@
+"""The authenticated caller, whatever credential it came with."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from enum import StrEnum
+
+from app.models.session import UserSession
+from app.models.user import User
+
+
+class AuthMethod(StrEnum):
+    COOKIE = "cookie"
+    BEARER = "bearer"
+    API_KEY = "api_key"
+
+
+@dataclass(frozen=True)
+class Principal:
+    method: AuthMethod
+    scopes: frozenset[str]
+    user: User | None = None
+    session: UserSession | None = None
+    api_key_id: uuid.UUID | None = None
+
+    @property
+    def user_id(self) -> uuid.UUID | None:
+        return self.user.id if self.user else None
+
+    @property
+    def is_staff(self) -> bool:
+        return self.user is not None and self.user.is_staff
+
+    def require_user(self) -> User:
+        """For endpoints about 'my account': API keys act for no person."""
+        from app.auth.errors import InsufficientScope
+
+        if self.user is None:
+            raise InsufficientScope("This endpoint needs a signed-in user, not an API key.")
+        return self.user

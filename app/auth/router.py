@@ -1,0 +1,302 @@
+"""/auth: registration, cookie and token login, refresh, sessions, password change."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi.security import OAuth2PasswordRequestForm
+
+from app.api.deps import ContainerDep
+from app.auth import schemas
+from app.auth.dependencies import (
+    AuthServiceDep,
+    ClientDep,
+    PrincipalDep,
+    _check_origin,
+)
+from app.auth.errors import AuthenticationRequired
+from app.auth.principal import Principal
+from app.auth.service import IssuedSession, MfaChallenge
+from app.core.container import Container
+from app.core.cookies import CSRF_COOKIE, SESSION_COOKIE
+from app.core.errors import problem_responses
+from app.models.session import AuthLevel, EndReason, SessionMode, UserSession
+from app.models.user import User
+
+PUBLIC: dict[str, Any] = {"security": []}  # an explicit, visible exception to "authenticated"
+
+router = APIRouter(prefix="/auth", tags=["auth"], responses=problem_responses(401, 403, 429))
+
+
+# --------------------------------------------------------------------------- presentation
+
+
+def user_out(user: User) -> schemas.UserOut:
+    return schemas.UserOut(
+        id=user.id,
+        email=user.email,
+        kind=user.kind,
+        role=user.role,
+        display_name=user.display_name,
+        email_verified=user.email_verified_at is not None,
+        mfa_enabled=user.mfa_enabled,
+        created_at=user.created_at,
+    )
+
+
+def session_out(
+    row: UserSession, *, idle_timeout: int, current_id: uuid.UUID | None
+) -> schemas.SessionOut:
+    idle_expiry = min(row.last_seen_at + timedelta(seconds=idle_timeout), row.expires_at)
+    return schemas.SessionOut(
+        id=row.id,
+        mode=row.mode,
+        auth_level=row.auth_level,
+        created_at=row.created_at,
+        last_seen_at=row.last_seen_at,
+        expires_at=row.expires_at,
+        idle_expires_at=idle_expiry,
+        ip=row.ip,
+        user_agent=row.user_agent,
+        current=row.id == current_id,
+    )
+
+
+def set_session_cookies(response: Response, issued: IssuedSession, container: Container) -> None:
+    if issued.session_token is None or issued.csrf_token is None:
+        raise ValueError("a cookie login issues a session token and a CSRF token")
+    # A browser-session cookie unless "remember me": then persistent up to the absolute timeout.
+    max_age = container.settings.session.absolute_timeout if issued.session.remember else None
+    container.cookies.set(response, SESSION_COOKIE, issued.session_token, max_age=max_age)
+    container.cookies.set(response, CSRF_COOKIE, issued.csrf_token, max_age=max_age)
+
+
+def clear_session_cookies(response: Response, container: Container) -> None:
+    container.cookies.clear(response, SESSION_COOKIE)
+    container.cookies.clear(response, CSRF_COOKIE)
+
+
+def login_response(
+    outcome: IssuedSession | MfaChallenge, *, response: Response, container: Container
+) -> schemas.LoginResponse:
+    if isinstance(outcome, MfaChallenge):
+        return schemas.LoginResponse(
+            status="mfa_required",
+            mfa_challenge=outcome.challenge,
+            mfa_expires_in=outcome.expires_in,
+        )
+    set_session_cookies(response, outcome, container)
+    return schemas.LoginResponse(
+        status="authenticated",
+        user=user_out(outcome.user),
+        session=session_out(
+            outcome.session,
+            idle_timeout=container.settings.session.idle_timeout,
+            current_id=outcome.session.id,
+        ),
+        csrf_token=outcome.csrf_token,
+    )
+
+
+def token_response(issued: IssuedSession) -> schemas.TokenResponse:
+    if not (issued.access_token and issued.refresh_token and issued.access_expires_in):
+        raise ValueError("a token login issues an access token and a refresh token")
+    return schemas.TokenResponse(
+        access_token=issued.access_token,
+        expires_in=issued.access_expires_in,
+        refresh_token=issued.refresh_token,
+    )
+
+
+# --------------------------------------------------------------------------- public routes
+
+
+@router.post(
+    "/register",
+    status_code=status.HTTP_201_CREATED,
+    response_model=schemas.UserOut,
+    responses=problem_responses(409),
+    openapi_extra=PUBLIC,
+    summary="Create a customer account",
+)
+async def register(
+    body: schemas.RegisterRequest, auth: AuthServiceDep, client: ClientDep
+) -> schemas.UserOut:
+    user = await auth.register(
+        email=body.email,
+        password=body.password,
+        first_name=body.first_name,
+        last_name=body.last_name,
+        client=client,
+    )
+    return user_out(user)
+
+
+@router.post(
+    "/login",
+    response_model=schemas.LoginResponse,
+    openapi_extra=PUBLIC,
+    summary="Sign in with a cookie session (browser SPA)",
+)
+async def login(
+    body: schemas.LoginRequest,
+    request: Request,
+    response: Response,
+    auth: AuthServiceDep,
+    container: ContainerDep,
+    client: ClientDep,
+) -> schemas.LoginResponse:
+    _check_origin(request, container)  # no login CSRF from foreign pages
+    outcome = await auth.login(
+        email=body.email,
+        password=body.password,
+        mode=SessionMode.COOKIE,
+        remember=body.remember,
+        client=client,
+    )
+    return login_response(outcome, response=response, container=container)
+
+
+@router.post(
+    "/token",
+    response_model=schemas.TokenResponse,
+    openapi_extra=PUBLIC,
+    summary="OAuth2 password grant: JWT access token and refresh token (curl, Postman, Swagger)",
+)
+async def token(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    auth: AuthServiceDep,
+    client: ClientDep,
+) -> schemas.TokenResponse:
+    outcome = await auth.login(
+        email=form.username,
+        password=form.password,
+        mode=SessionMode.TOKEN,
+        remember=False,
+        client=client,
+    )
+    if isinstance(outcome, MfaChallenge):
+        raise auth.mfa_required_error(outcome)
+    return token_response(outcome)
+
+
+@router.post(
+    "/refresh",
+    response_model=schemas.TokenResponse,
+    openapi_extra=PUBLIC,
+    summary="Rotate the refresh token; a reused one ends the session",
+)
+async def refresh(
+    body: schemas.RefreshRequest, auth: AuthServiceDep, client: ClientDep
+) -> schemas.TokenResponse:
+    return token_response(await auth.refresh(refresh_token=body.refresh_token, client=client))
+
+
+# --------------------------------------------------------------------------- signed in
+
+
+@router.get("/me", response_model=schemas.MeResponse, summary="Who am I")
+async def me(principal: PrincipalDep, container: ContainerDep) -> schemas.MeResponse:
+    return schemas.MeResponse(
+        user=user_out(principal.user) if principal.user else None,
+        method=principal.method.value,
+        scopes=sorted(principal.scopes),
+        session=session_out(
+            principal.session,
+            idle_timeout=container.settings.session.idle_timeout,
+            current_id=principal.session.id,
+        )
+        if principal.session
+        else None,
+        api_key_id=principal.api_key_id,
+    )
+
+
+def _session_of(principal: Principal) -> UserSession:
+    if principal.session is None:
+        raise AuthenticationRequired("This needs a signed-in session, not an API key.")
+    return principal.session
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, summary="End this session")
+async def logout(
+    principal: PrincipalDep,
+    response: Response,
+    auth: AuthServiceDep,
+    container: ContainerDep,
+    client: ClientDep,
+) -> None:
+    await auth.end_session(_session_of(principal), reason=EndReason.LOGOUT, client=client)
+    clear_session_cookies(response, container)
+
+
+@router.post(
+    "/logout-all",
+    response_model=schemas.SessionsEnded,
+    summary="End every session of mine, this one included",
+)
+async def logout_all(
+    principal: PrincipalDep,
+    response: Response,
+    auth: AuthServiceDep,
+    container: ContainerDep,
+    client: ClientDep,
+) -> schemas.SessionsEnded:
+    user = principal.require_user()
+    ended = await auth.end_all_sessions(user.id, reason=EndReason.LOGOUT_ALL, client=client)
+    clear_session_cookies(response, container)
+    return schemas.SessionsEnded(sessions_ended=ended)
+
+
+@router.get("/sessions", response_model=schemas.SessionList, summary="My open sessions")
+async def list_sessions(
+    principal: PrincipalDep, auth: AuthServiceDep, container: ContainerDep
+) -> schemas.SessionList:
+    user = principal.require_user()
+    current_id = principal.session.id if principal.session else None
+    rows = await auth.list_sessions(user.id)
+    idle = container.settings.session.idle_timeout
+    return schemas.SessionList(
+        items=[session_out(row, idle_timeout=idle, current_id=current_id) for row in rows]
+    )
+
+
+@router.delete(
+    "/sessions/{session_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(404),
+    summary="End one of my sessions",
+)
+async def revoke_session(
+    session_id: uuid.UUID, principal: PrincipalDep, auth: AuthServiceDep, client: ClientDep
+) -> None:
+    user = principal.require_user()
+    await auth.revoke_own_session(user_id=user.id, session_id=session_id, client=client)
+
+
+@router.post(
+    "/password",
+    response_model=schemas.SessionsEnded,
+    summary="Change my password (ends my other sessions)",
+)
+async def change_password(
+    body: schemas.PasswordChangeRequest,
+    principal: PrincipalDep,
+    auth: AuthServiceDep,
+    client: ClientDep,
+) -> schemas.SessionsEnded:
+    user = principal.require_user()
+    ended = await auth.change_password(
+        user=user,
+        current_session_id=principal.session.id if principal.session else None,
+        current_password=body.current_password,
+        new_password=body.new_password,
+        client=client,
+    )
+    return schemas.SessionsEnded(sessions_ended=ended)
+
+
+__all__ = ["AuthLevel", "router"]

@@ -1,0 +1,101 @@
+"""Request and response bodies for authentication."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+Name = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f]+$"
+    ),
+]
+# Bounded so that hashing cost stays bounded; the policy (12-128) is checked by the service.
+Password = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+EmailInput = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=320)]
+
+
+class RegisterRequest(BaseModel):
+    email: EmailInput
+    password: Password
+    first_name: Name
+    last_name: Name
+
+
+class LoginRequest(BaseModel):
+    email: EmailInput
+    password: Password
+    remember: bool = Field(
+        default=False, description="persistent cookie up to the absolute timeout"
+    )
+
+
+class UserOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    email: str
+    kind: Literal["customer", "staff"]
+    role: str | None
+    display_name: str | None
+    email_verified: bool
+    mfa_enabled: bool
+    created_at: datetime
+
+
+class SessionOut(BaseModel):
+    id: uuid.UUID
+    mode: Literal["cookie", "token"]
+    auth_level: Literal["password", "mfa"]
+    created_at: datetime
+    last_seen_at: datetime
+    expires_at: datetime
+    idle_expires_at: datetime
+    ip: str | None
+    user_agent: str | None
+    current: bool
+
+
+class LoginResponse(BaseModel):
+    status: Literal["authenticated", "mfa_required"]
+    user: UserOut | None = None
+    session: SessionOut | None = None
+    csrf_token: str | None = Field(default=None, description="send as X-CSRF-Token on writes")
+    mfa_challenge: str | None = Field(default=None, description="complete at /auth/login/mfa")
+    mfa_expires_in: int | None = None
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105
+    expires_in: int
+    refresh_token: str
+
+
+class RefreshRequest(BaseModel):
+    refresh_token: str = Field(min_length=1, max_length=200)
+
+
+class MeResponse(BaseModel):
+    user: UserOut | None
+    method: Literal["cookie", "bearer", "api_key"]
+    scopes: list[str]
+    session: SessionOut | None
+    api_key_id: uuid.UUID | None = None
+
+
+class SessionList(BaseModel):
+    items: list[SessionOut]
+
+
+class PasswordChangeRequest(BaseModel):
+    current_password: Password
+    new_password: Password
+
+
+class SessionsEnded(BaseModel):
+    sessions_ended: int
