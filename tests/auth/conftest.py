@@ -32,9 +32,7 @@ async def register(
     return Account(email=email, password=password, user_id=response.json()["id"])
 
 
-async def cookie_login(
-    client: httpx.AsyncClient, account: Account, **extra: Any
-) -> httpx.Response:
+async def cookie_login(client: httpx.AsyncClient, account: Account, **extra: Any) -> httpx.Response:
     response = await client.post(
         "/api/v1/auth/login",
         json={"email": account.email, "password": account.password, **extra},
