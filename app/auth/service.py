@@ -8,6 +8,7 @@ ends, whatever ended it (logout, timeout, password change, staff revocation, dis
 from __future__ import annotations
 
 import hmac
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -100,7 +101,14 @@ def validate_new_password(
         )
     context = [part for value in user_inputs for part in _context_words(value)]
     verdict = zxcvbn(password, user_inputs=context)
-    if verdict["score"] < PASSWORD_MIN_SCORE:
+    # zxcvbn scores "grace.hopper.example" as strong because separators hide the words; judge
+    # the password with its separators removed too and keep the weaker verdict.
+    compact = re.sub(r"[\W_]+", "", password)
+    if compact and compact != password:
+        compact_verdict = zxcvbn(compact, user_inputs=context)
+        if compact_verdict["score"] < verdict["score"]:
+            verdict = compact_verdict
+    if verdict["score"] < PASSWORD_MIN_SCORE or _mostly_personal(compact or password, context):
         feedback = verdict.get("feedback", {})
         hint = feedback.get("warning") or "This password is too easy to guess."
         suggestions = " ".join(feedback.get("suggestions", []))
@@ -113,6 +121,15 @@ def validate_new_password(
                 )
             ]
         )
+
+
+def _mostly_personal(password: str, context: list[str]) -> bool:
+    """True when the password is little more than the user's own name and email parts."""
+    remainder = password.lower()
+    for word in sorted(set(context), key=len, reverse=True):
+        if len(word) >= 3:
+            remainder = remainder.replace(word, "")
+    return len(re.sub(r"\d", "", remainder)) < 4 and len(remainder) < 8
 
 
 def _context_words(value: str) -> list[str]:
