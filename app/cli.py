@@ -139,6 +139,48 @@ def create_admin(
     console.print(f"[green]administrator created[/green] (id {user_id})")
 
 
+jobs = typer.Typer(
+    help="Scheduled work, run from cron or a scheduler; safe to run on several hosts at once.",
+    no_args_is_help=True,
+)
+cli.add_typer(jobs, name="jobs")
+
+
+@jobs.command("send-outbox")
+def send_outbox(
+    batch: Annotated[
+        int, typer.Option(min=1, max=10_000, help="most messages to try in this run")
+    ] = 100,
+) -> None:
+    """Send pending mail from the outbox (P2); failures are retried by later runs, 5 at most."""
+    import logging
+
+    from app.core.container import Container
+    from app.core.crypto import install_field_keyring
+    from app.core.logging import configure_logging
+    from app.notifications.service import deliver_pending
+
+    settings = _settings_or_exit()
+    if not logging.getLogger().handlers:  # keep a host's (or the test runner's) logging setup
+        configure_logging(level=settings.log_level)
+    container = Container.from_settings(settings)
+    install_field_keyring(container.crypto.fields)
+
+    async def _send() -> tuple[int, int, int]:
+        try:
+            report = await deliver_pending(
+                container.database, container.mailer, container.clock, batch=batch
+            )
+        finally:
+            await container.database.dispose()
+        return report.sent, report.retrying, report.failed
+
+    with console.status("sending outbox mail…"):
+        sent, retrying, failed = asyncio.run(_send())
+    colour = "yellow" if retrying or failed else "green"
+    console.print(f"[{colour}]outbox:[/{colour}] {sent} sent, {retrying} to retry, {failed} failed")
+
+
 def main() -> None:
     cli()
 

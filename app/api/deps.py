@@ -1,4 +1,8 @@
-"""Typed dependency aliases shared by every router."""
+"""Typed dependency aliases shared by every router.
+
+Every dependency is `async def`, even when it does not await: FastAPI runs plain `def`
+dependencies in a worker thread, which costs more than the work they do.
+"""
 
 from __future__ import annotations
 
@@ -15,32 +19,40 @@ from app.core.crypto import CryptoKit
 from app.core.db import Database
 
 
-def get_container(request: Request) -> Container:
+async def get_container(request: Request) -> Container:
     return cast(Container, request.app.state.container)
 
 
 ContainerDep = Annotated[Container, Depends(get_container)]
 
 
-def get_settings(container: ContainerDep) -> Settings:
+async def get_settings(container: ContainerDep) -> Settings:
     return container.settings
 
 
-def get_clock(container: ContainerDep) -> Clock:
+async def get_clock(container: ContainerDep) -> Clock:
     return container.clock
 
 
-def get_crypto(container: ContainerDep) -> CryptoKit:
+async def get_crypto(container: ContainerDep) -> CryptoKit:
     return container.crypto
 
 
-def get_database(container: ContainerDep) -> Database:
+async def get_database(container: ContainerDep) -> Database:
     return container.database
 
 
-async def get_session(container: ContainerDep) -> AsyncIterator[AsyncSession]:
-    """One transaction per request, committed before the response is sent."""
-    async with container.database.unit_of_work() as session:
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+async def get_session(request: Request, container: ContainerDep) -> AsyncIterator[AsyncSession]:
+    """One transaction per request, committed before the response is sent.
+
+    Safe methods get an autocommit session (no BEGIN/COMMIT round trips): they must not make
+    changes that need to stand or fall together; those belong to POST/PUT/PATCH/DELETE.
+    """
+    read_only = request.method in SAFE_METHODS
+    async with container.database.unit_of_work(read_only=read_only) as session:
         yield session
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from app.core.errors import NotFound
 from app.core.repository import Repository
@@ -11,6 +11,7 @@ from app.models.security import ApiKey
 
 class ApiKeyNotFound(NotFound):
     code = "api_key_not_found"
+    title = "API key not found"
 
 
 class ApiKeyRepository(Repository[ApiKey]):
@@ -19,3 +20,7 @@ class ApiKeyRepository(Repository[ApiKey]):
 
     async def get_by_prefix(self, prefix: str) -> ApiKey | None:
         return (await self.session.scalars(select(ApiKey).where(ApiKey.prefix == prefix))).first()
+
+    def listing(self) -> Select[tuple[ApiKey]]:
+        """Every key, revoked and expired ones included (they stay listed for the record)."""
+        return self.select()

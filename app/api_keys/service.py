@@ -7,16 +7,24 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from datetime import timedelta
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api_keys.repository import ApiKeyRepository
 from app.auth.errors import InvalidToken
+from app.auth.permissions import API_KEY_SCOPES, SCOPES
 from app.auth.principal import AuthMethod, Principal
 from app.core.client import ClientInfo
 from app.core.container import Container
+from app.core.errors import FieldError, InvalidInput
+from app.core.pagination import PageParams
 from app.core.security import token_digest
+from app.models.security import ApiKey
+from app.models.user import User
 from app.security_events import service as events
 from app.security_events.service import EventType
 
@@ -63,3 +71,117 @@ async def authenticate_api_key(
             session, event_type=EventType.API_KEY_USED, at=now, client=client, api_key_id=key.id
         )
     return Principal(method=AuthMethod.API_KEY, scopes=frozenset(key.scopes), api_key_id=key.id)
+
+
+# --------------------------------------------------------------------------- administration
+
+
+@dataclass(frozen=True)
+class CreatedKey:
+    """A new key and its full secret form, to show once (only the hash is stored)."""
+
+    key: ApiKey
+    full_key: str
+
+
+def check_key_scopes(
+    requested: Sequence[str], *, grantor_scopes: frozenset[str], field: str = "body.scopes"
+) -> list[str]:
+    """The scopes a key may hold: known, allowed for keys, and held by whoever grants them."""
+    errors: list[FieldError] = []
+    for position, scope in enumerate(requested):
+        if scope not in SCOPES:
+            code, message = "scope_unknown", "This scope does not exist."
+        elif scope not in API_KEY_SCOPES:
+            code, message = "scope_not_allowed", "API keys may not hold this scope."
+        elif scope not in grantor_scopes:
+            code, message = "scope_not_held", "You cannot grant a scope you do not hold."
+        else:
+            continue
+        errors.append(FieldError(field=f"{field}.{position}", code=code, message=message))
+    if errors:
+        allowed = ", ".join(sorted(API_KEY_SCOPES))
+        raise InvalidInput(errors, detail=f"API keys may hold only these scopes: {allowed}.")
+    return sorted(set(requested))
+
+
+async def create_api_key(
+    *,
+    session: AsyncSession,
+    container: Container,
+    creator: User,
+    creator_scopes: frozenset[str],
+    name: str,
+    scopes: Sequence[str],
+    expires_at: datetime | None,
+    client: ClientInfo,
+) -> CreatedKey:
+    granted = check_key_scopes(scopes, grantor_scopes=creator_scopes)
+    now = container.clock.now()
+    if expires_at is not None and expires_at <= now:
+        raise InvalidInput(
+            [
+                FieldError(
+                    field="body.expires_at",
+                    code="expires_at_in_past",
+                    message="The expiry must be in the future.",
+                )
+            ]
+        )
+    full_key, prefix, secret_hash = new_key()
+    key = await ApiKeyRepository(session).add(
+        ApiKey(
+            name=name,
+            prefix=prefix,
+            secret_hash=secret_hash,
+            scopes=granted,
+            created_by_id=creator.id,
+            created_at=now,
+            expires_at=expires_at,
+            last_used_at=None,
+            revoked_at=None,
+        )
+    )
+    await events.record(
+        session,
+        event_type=EventType.API_KEY_CREATED,
+        at=now,
+        client=client,
+        actor_id=creator.id,
+        api_key_id=key.id,
+        details={"prefix": prefix, "scopes": granted},
+    )
+    return CreatedKey(key=key, full_key=full_key)
+
+
+async def list_api_keys(
+    *, session: AsyncSession, page: PageParams
+) -> tuple[Sequence[ApiKey], str | None]:
+    repository = ApiKeyRepository(session)
+    return await repository.paginate(repository.listing(), page=page)
+
+
+async def revoke_api_key(
+    *,
+    session: AsyncSession,
+    container: Container,
+    actor: User,
+    key_id: uuid.UUID,
+    client: ClientInfo,
+) -> ApiKey:
+    """Idempotent: revoking a revoked key changes nothing and records nothing."""
+    key = await ApiKeyRepository(session).get_or_raise(key_id)
+    if key.revoked_at is not None:
+        return key
+    now = container.clock.now()
+    key.revoked_at = now
+    await events.record(
+        session,
+        event_type=EventType.API_KEY_REVOKED,
+        at=now,
+        client=client,
+        actor_id=actor.id,
+        api_key_id=key.id,
+        details={"prefix": key.prefix},
+    )
+    return key

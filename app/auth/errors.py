@@ -87,6 +87,11 @@ class EmailTaken(Conflict):
     title = "Email already registered"
 
 
+class EmailAlreadyVerified(Conflict):
+    code = "email_already_verified"
+    title = "Email already verified"
+
+
 class InvalidOneTimeToken(DomainError):
     status = 400
     code = "invalid_token"

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
@@ -34,25 +34,31 @@ class UserRepository(Repository[User]):
         return result.first()
 
 
+# The two statements every authenticated request runs, built once: their cache keys are
+# memoised on the objects, so a request pays neither construction nor key generation.
+_SESSION_WITH_USER_BY_TOKEN = (
+    select(UserSession)
+    .options(joinedload(UserSession.user))
+    .where(UserSession.token_hash == bindparam("token_hash"))
+)
+_SESSION_WITH_USER_BY_ID = (
+    select(UserSession)
+    .options(joinedload(UserSession.user))
+    .where(UserSession.id == bindparam("session_id"))
+)
+
+
 class SessionRepository(Repository[UserSession]):
     model = UserSession
     not_found = SessionNotFound
 
     async def get_with_user_by_token_hash(self, token_hash: str) -> UserSession | None:
-        statement = (
-            select(UserSession)
-            .options(joinedload(UserSession.user))
-            .where(UserSession.token_hash == token_hash)
-        )
-        return (await self.session.scalars(statement)).first()
+        result = await self.session.scalars(_SESSION_WITH_USER_BY_TOKEN, {"token_hash": token_hash})
+        return result.first()
 
     async def get_with_user(self, session_id: uuid.UUID) -> UserSession | None:
-        statement = (
-            select(UserSession)
-            .options(joinedload(UserSession.user))
-            .where(UserSession.id == session_id)
-        )
-        return (await self.session.scalars(statement)).first()
+        result = await self.session.scalars(_SESSION_WITH_USER_BY_ID, {"session_id": session_id})
+        return result.first()
 
     async def list_open_for_user(self, user_id: uuid.UUID) -> Sequence[UserSession]:
         statement = (
@@ -106,6 +112,16 @@ class OneTimeTokenRepository(Repository[OneTimeToken]):
             OneTimeToken.token_hash == token_hash, OneTimeToken.purpose == purpose
         )
         return (await self.session.scalars(statement)).first()
+
+    async def use(self, token_id: uuid.UUID, *, at: datetime) -> bool:
+        """Mark used if still unused, atomically: of two concurrent uses only one wins."""
+        result = await self.session.execute(
+            update(OneTimeToken)
+            .where(OneTimeToken.id == token_id, OneTimeToken.used_at.is_(None))
+            .values(used_at=at)
+            .execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount) == 1  # type: ignore[attr-defined]
 
     async def invalidate_open(self, user_id: uuid.UUID, *, purpose: str, at: datetime) -> None:
         await self.session.execute(

@@ -7,13 +7,15 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi.responses import JSONResponse
 from fastapi.security import OAuth2PasswordRequestForm
 
 from app.api.deps import ContainerDep
-from app.auth import schemas
+from app.auth import recovery, schemas
 from app.auth.dependencies import (
     AuthServiceDep,
     ClientDep,
+    PreMfaPrincipalDep,
     PrincipalDep,
     _check_origin,
 )
@@ -22,7 +24,7 @@ from app.auth.principal import Principal
 from app.auth.service import IssuedSession, MfaChallenge
 from app.core.container import Container
 from app.core.cookies import CSRF_COOKIE, SESSION_COOKIE
-from app.core.errors import problem_responses
+from app.core.errors import problem_response, problem_responses
 from app.models.session import AuthLevel, EndReason, SessionMode, UserSession
 from app.models.user import User
 
@@ -168,9 +170,10 @@ async def login(
 )
 async def token(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    request: Request,
     auth: AuthServiceDep,
     client: ClientDep,
-) -> schemas.TokenResponse:
+) -> schemas.TokenResponse | JSONResponse:
     outcome = await auth.login(
         email=form.username,
         password=form.password,
@@ -179,7 +182,16 @@ async def token(
         client=client,
     )
     if isinstance(outcome, MfaChallenge):
-        raise auth.mfa_required_error(outcome)
+        # Answered, not raised: raising would roll back the challenge just stored.
+        error = auth.mfa_required_error(outcome)
+        return problem_response(
+            request=request,
+            status=error.status,
+            code=error.code,
+            title=error.default_title(),
+            detail=error.detail,
+            extra=error.extra,
+        )
     return token_response(outcome)
 
 
@@ -199,7 +211,7 @@ async def refresh(
 
 
 @router.get("/me", response_model=schemas.MeResponse, summary="Who am I")
-async def me(principal: PrincipalDep, container: ContainerDep) -> schemas.MeResponse:
+async def me(principal: PreMfaPrincipalDep, container: ContainerDep) -> schemas.MeResponse:
     return schemas.MeResponse(
         user=user_out(principal.user) if principal.user else None,
         method=principal.method.value,
@@ -223,7 +235,7 @@ def _session_of(principal: Principal) -> UserSession:
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, summary="End this session")
 async def logout(
-    principal: PrincipalDep,
+    principal: PreMfaPrincipalDep,
     response: Response,
     auth: AuthServiceDep,
     container: ContainerDep,
@@ -297,6 +309,73 @@ async def change_password(
         client=client,
     )
     return schemas.SessionsEnded(sessions_ended=ended)
+
+
+# --------------------------------------------------------------------------- email and recovery
+
+RESET_ACCEPTED = (
+    "If an account uses this address, a link to reset its password is on its way. "
+    "It works once, within 30 minutes."
+)
+
+
+@router.post(
+    "/verify-email",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(400),
+    openapi_extra=PUBLIC,
+    summary="Confirm my email address with the token from the emailed link",
+)
+async def verify_email(
+    body: schemas.VerifyEmailRequest, auth: AuthServiceDep, client: ClientDep
+) -> None:
+    await recovery.verify_email(auth, token=body.token, client=client)
+
+
+@router.post(
+    "/verify-email/resend",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=schemas.Accepted,
+    responses=problem_responses(409),
+    summary="Send me a new verification link (earlier links stop working)",
+)
+async def resend_verification(principal: PrincipalDep, auth: AuthServiceDep) -> schemas.Accepted:
+    await recovery.resend_verification(auth, user=principal.require_user())
+    return schemas.Accepted(detail="A new verification link is on its way.")
+
+
+@router.post(
+    "/password-reset",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=schemas.Accepted,
+    openapi_extra=PUBLIC,
+    summary="Ask for a password reset link (the same answer whether or not the account exists)",
+)
+async def request_password_reset(
+    body: schemas.PasswordResetRequest, auth: AuthServiceDep, client: ClientDep
+) -> schemas.Accepted:
+    await recovery.request_password_reset(auth, email=body.email, client=client)
+    return schemas.Accepted(detail=RESET_ACCEPTED)
+
+
+@router.post(
+    "/password-reset/confirm",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(400),
+    openapi_extra=PUBLIC,
+    summary="Set a new password with the token from the emailed link (ends every session)",
+)
+async def confirm_password_reset(
+    body: schemas.PasswordResetConfirm,
+    response: Response,
+    auth: AuthServiceDep,
+    container: ContainerDep,
+    client: ClientDep,
+) -> None:
+    await recovery.confirm_password_reset(
+        auth, token=body.token, new_password=body.new_password, client=client
+    )
+    clear_session_cookies(response, container)  # this browser's session, if any, has ended
 
 
 __all__ = ["AuthLevel", "router"]

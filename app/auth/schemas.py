@@ -99,3 +99,26 @@ class PasswordChangeRequest(BaseModel):
 
 class SessionsEnded(BaseModel):
     sessions_ended: int
+
+
+# A one-time secret from an emailed link (43 characters today; bounded for safety).
+LinkToken = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class VerifyEmailRequest(BaseModel):
+    token: LinkToken
+
+
+class PasswordResetRequest(BaseModel):
+    email: EmailInput
+
+
+class PasswordResetConfirm(BaseModel):
+    token: LinkToken
+    new_password: Password
+
+
+class Accepted(BaseModel):
+    """Taken for processing; any mail it causes goes out through the outbox."""
+
+    detail: str

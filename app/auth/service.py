@@ -17,6 +17,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.ext.asyncio import AsyncSession
 from zxcvbn import zxcvbn
 
+from app.auth.emails import send_password_changed, send_verification
 from app.auth.errors import (
     AccountDisabled,
     AccountLocked,
@@ -306,6 +307,9 @@ class AuthService:
             at=self.clock.now(),
             client=client,
             user_id=user.id,
+        )
+        await send_verification(
+            self.session, settings=self.settings, user=user, now=self.clock.now()
         )
         return user
 
@@ -706,6 +710,9 @@ class AuthService:
             client=client,
             user_id=user.id,
             session_id=current_session_id,
+        )
+        await send_password_changed(
+            self.session, settings=self.settings, user=user, now=now, how="changed"
         )
         return await self.end_all_sessions(
             user.id, reason=EndReason.PASSWORD_CHANGED, client=client, keep=current_session_id

@@ -136,6 +136,7 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     redis_url: str | None = None
+    public_app_url: str = "http://localhost:5173"  # the SPA; links in mail point at it
     secret_key: SecretStr | None = None
     data_keys: SecretStr | None = None
     blind_index_key: SecretStr | None = None

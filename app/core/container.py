@@ -12,6 +12,7 @@ from app.core.crypto import CryptoKit, derive_key
 from app.core.db import Database
 from app.core.ratelimit import RateLimiter, build_rate_limiter
 from app.core.security import AccessTokenCodec, PasswordHasher
+from app.notifications.mailer import DevelopmentMailer, Mailer
 
 
 def build_token_codec(settings: Settings) -> AccessTokenCodec:
@@ -33,6 +34,7 @@ class Container:
     database: Database
     crypto: CryptoKit
     clock: Clock = field(default_factory=SystemClock)
+    mailer: Mailer = field(default_factory=DevelopmentMailer)  # tests pass a MemoryMailer
     hasher: PasswordHasher = field(init=False)
     tokens: AccessTokenCodec = field(init=False)
     cookies: CookieJar = field(init=False)

@@ -45,7 +45,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def create_engine(settings: DatabaseSettings) -> AsyncEngine:
     url = async_url(settings.url)
     parsed = make_url(url)
-    options: dict[str, Any] = {"echo": settings.echo, "pool_pre_ping": True}
+    # No pre-ping: it costs a round trip on every checkout. Stale connections are recycled by
+    # age, and a connection that fails mid-request invalidates the pool (SQLAlchemy's
+    # disconnect handling), so a database restart costs at most one failed request per worker.
+    options: dict[str, Any] = {"echo": settings.echo, "pool_recycle": 1800}
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
         if database and database != ":memory:" and not database.startswith("file:"):
@@ -69,6 +72,14 @@ class Database:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self.sessionmaker = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+        # Same pool, autocommit connections: for read-only requests (GET/HEAD/OPTIONS).
+        # PostgreSQL's READ COMMITTED gives every statement its own snapshot anyway, so a read
+        # sees exactly what it would inside BEGIN … COMMIT, without those two round trips.
+        self.read_sessionmaker = async_sessionmaker(
+            engine.execution_options(isolation_level="AUTOCOMMIT"),
+            expire_on_commit=False,
+            autoflush=False,
+        )
 
     @classmethod
     def from_settings(cls, settings: DatabaseSettings) -> Database:
@@ -79,9 +90,14 @@ class Database:
         return self.engine.dialect.name == "sqlite"
 
     @asynccontextmanager
-    async def unit_of_work(self) -> AsyncIterator[AsyncSession]:
-        """A session whose work commits together on success and rolls back on any error."""
-        async with self.sessionmaker() as session:
+    async def unit_of_work(self, *, read_only: bool = False) -> AsyncIterator[AsyncSession]:
+        """A session whose work commits together on success and rolls back on any error.
+
+        `read_only` units run in autocommit: meant for safe HTTP methods, whose handlers read,
+        and write at most single independent rows (an access-log entry, a last-seen stamp).
+        """
+        factory = self.read_sessionmaker if read_only else self.sessionmaker
+        async with factory() as session:
             try:
                 yield session
                 await session.commit()

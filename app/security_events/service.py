@@ -42,11 +42,16 @@ class EventType(StrEnum):
     MFA_FAILED = "mfa_failed"
     MFA_REPLAY_REJECTED = "mfa_replay_rejected"
     RECOVERY_CODE_USED = "recovery_code_used"
+    RECOVERY_CODES_REGENERATED = "recovery_codes_regenerated"
     USER_DISABLED = "user_disabled"
     USER_ENABLED = "user_enabled"
     API_KEY_CREATED = "api_key_created"
     API_KEY_REVOKED = "api_key_revoked"
     API_KEY_USED = "api_key_used"
+    # P13 "staff access is logged": one user's record or events read by staff or an API key,
+    # and listings that span users (user_id is then empty; details say what was read).
+    STAFF_VIEWED_USER = "staff_viewed_user"
+    STAFF_LISTED_USERS = "staff_listed_users"
 
 
 def _event(

@@ -1,0 +1,1 @@
+"""Second-factor authentication: TOTP (RFC 6238), recovery codes, login completion."""
