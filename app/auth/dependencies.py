@@ -63,7 +63,7 @@ AuthServiceDep = Annotated[AuthService, Depends(get_auth_service)]
 
 def _check_origin(request: Request, container: Container) -> None:
     """Refuse cross-site state changes: Origin must be ours or a configured SPA origin."""
-    allowed = set(container.settings.cors_origins)
+    allowed = set(container.settings.allowed_origins)
     own = f"{request.url.scheme}://{request.url.netloc}"
     origin = request.headers.get("origin")
     if origin is not None and origin != own and origin not in allowed:

@@ -288,10 +288,11 @@ class AuthService:
         last_name: str,
         client: ClientInfo,
     ) -> User:
-        await self.throttle(self._rules.register_per_ip, client.ip or "unknown")
         normalized = normalize_email(email)
         validate_new_password(password, user_inputs=[normalized, first_name, last_name])
-        password_hash = await self.container.hasher.hash(password)
+        async with self.container.credential_gate.slot():
+            await self.throttle(self._rules.register_per_ip, client.ip or "unknown")
+            password_hash = await self.container.hasher.hash(password)
         user = await create_user(
             session=self.session,
             crypto=self.crypto,
@@ -324,17 +325,25 @@ class AuthService:
         remember: bool,
         client: ClientInfo,
     ) -> LoginOutcome:
-        await self.throttle(
-            self._rules.login_per_ip if mode is SessionMode.COOKIE else self._rules.token_per_ip,
-            client.ip or "unknown",
-        )
-        await self.throttle(self._rules.login_per_account, email_index(self.crypto, email))
-        user = await self.authenticate_password(email=email, password=password, client=client)
-        if user.mfa_enabled:
-            return await self._mfa_challenge(user=user, mode=mode, remember=remember, client=client)
-        return await self.start_session(
-            user=user, mode=mode, auth_level=AuthLevel.PASSWORD, remember=remember, client=client
-        )
+        # Everything that touches the database happens inside the gate (see ConcurrencyGate).
+        async with self.container.credential_gate.slot():
+            ip_rule = (
+                self._rules.login_per_ip if mode is SessionMode.COOKIE else self._rules.token_per_ip
+            )
+            await self.throttle(ip_rule, client.ip or "unknown")
+            await self.throttle(self._rules.login_per_account, email_index(self.crypto, email))
+            user = await self.authenticate_password(email=email, password=password, client=client)
+            if user.mfa_enabled:
+                return await self._mfa_challenge(
+                    user=user, mode=mode, remember=remember, client=client
+                )
+            return await self.start_session(
+                user=user,
+                mode=mode,
+                auth_level=AuthLevel.PASSWORD,
+                remember=remember,
+                client=client,
+            )
 
     async def _mfa_challenge(
         self, *, user: User, mode: SessionMode, remember: bool, client: ClientInfo

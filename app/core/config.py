@@ -21,6 +21,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 ENV_PREFIX = "HOSTLEDGER_"
 VAR_DIR = Path("var")
 DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///./var/hostledger.db"
+DEVELOPMENT_SPA_ORIGINS = ("http://localhost:5173", "http://127.0.0.1:5173")
 
 
 class Environment(StrEnum):
@@ -79,6 +80,10 @@ class PasswordSettings(BaseSettings):
     time_cost: int = Field(default=2, ge=1)
     parallelism: int = Field(default=1, ge=1)
     max_concurrent_hashes: int = Field(default=2, ge=1)
+    # Credential checks (login, registration) in flight at once per process; the rest wait in
+    # memory, holding no database connection, for at most `credential_wait_seconds`.
+    max_concurrent_credential_checks: int = Field(default=4, ge=1)
+    credential_wait_seconds: float = Field(default=10.0, gt=0)
 
 
 class AuthSettings(BaseSettings):
@@ -152,6 +157,17 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.env is Environment.PRODUCTION
+
+    @property
+    def allowed_origins(self) -> list[str]:
+        """Origins of the browser SPA (CORS with credentials, and the CSRF origin check).
+
+        The one thing that relaxes in development: with no origins configured, a SPA dev
+        server on localhost:5173 is allowed. Test and production allow only what is set.
+        """
+        if self.cors_origins or self.env is not Environment.DEVELOPMENT:
+            return list(self.cors_origins)
+        return list(DEVELOPMENT_SPA_ORIGINS)
 
     @cached_property
     def secrets(self) -> Secrets:

@@ -11,7 +11,7 @@ from app.core.cookies import CookieJar
 from app.core.crypto import CryptoKit, derive_key
 from app.core.db import Database
 from app.core.ratelimit import RateLimiter, build_rate_limiter
-from app.core.security import AccessTokenCodec, PasswordHasher
+from app.core.security import AccessTokenCodec, ConcurrencyGate, PasswordHasher
 from app.notifications.mailer import DevelopmentMailer, Mailer
 
 
@@ -39,9 +39,14 @@ class Container:
     tokens: AccessTokenCodec = field(init=False)
     cookies: CookieJar = field(init=False)
     rate_limiter: RateLimiter = field(init=False)
+    credential_gate: ConcurrencyGate = field(init=False)
 
     def __post_init__(self) -> None:
         self.hasher = PasswordHasher(self.settings.password)
+        self.credential_gate = ConcurrencyGate(
+            slots=self.settings.password.max_concurrent_credential_checks,
+            max_wait_seconds=self.settings.password.credential_wait_seconds,
+        )
         self.tokens = build_token_codec(self.settings)
         self.cookies = CookieJar(self.crypto.cookies)
         self.rate_limiter = build_rate_limiter(

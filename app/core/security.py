@@ -8,8 +8,10 @@ database pool, and cheap authenticated reads keep being answered.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import secrets
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +20,7 @@ from jose import JWTError, jwt
 from passlib.context import CryptContext
 
 from app.core.config import PasswordSettings
+from app.core.errors import ServiceUnavailable
 
 
 def build_crypt_context(settings: PasswordSettings) -> CryptContext:
@@ -58,6 +61,39 @@ class PasswordHasher:
     def hash_sync(self, password: str) -> str:
         """For the CLI, which has no event loop to keep free."""
         return str(self._context.hash(password))
+
+
+class ServiceBusy(ServiceUnavailable):
+    """Too many credential checks queued; the caller should retry shortly."""
+
+    code = "service_busy"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Too many sign-ins are being processed; retry in a moment.",
+            headers={"Retry-After": "1"},
+        )
+
+
+class ConcurrencyGate:
+    """Admission control for expensive flows. Waiting happens here, before any database
+    connection is taken, so a login storm queues in memory instead of draining the pool
+    that every other request needs."""
+
+    def __init__(self, *, slots: int, max_wait_seconds: float) -> None:
+        self._slots = asyncio.Semaphore(slots)
+        self._max_wait = max_wait_seconds
+
+    @contextlib.asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        try:
+            await asyncio.wait_for(self._slots.acquire(), timeout=self._max_wait)
+        except TimeoutError as exc:
+            raise ServiceBusy from exc
+        try:
+            yield
+        finally:
+            self._slots.release()
 
 
 def new_token(nbytes: int = 32) -> str:
