@@ -35,4 +35,4 @@ def test_permission_table_matches_the_matrix_in_code() -> None:
         for role, cell in zip(roles, cells[:4], strict=True):
             assert (cell == "✓") == (scope in ROLE_SCOPES[role]), (scope, role)
         assert (cells[4] == "✓") == (scope in CUSTOMER_SCOPES), scope
-        assert (cells[5] != "–") == (scope in API_KEY_SCOPES), scope
+        assert (cells[5] != "\u2013") == (scope in API_KEY_SCOPES), scope  # an en dash: not allowed
