@@ -21,6 +21,7 @@ from app.core.client import ClientInfo
 from app.core.errors import FieldError, InvalidInput
 from app.core.pagination import PageParams
 from app.models.security import SecurityEvent
+from app.models.user import User
 from app.security_events import service as events
 from app.security_events.service import EventType
 
@@ -48,6 +49,10 @@ async def record_staff_access(
     """
     if user_id is not None and user_id == reader.user_id:
         return
+    if user_id is not None and await session.get(User, user_id) is None:
+        # A filter naming no existing user reveals nobody; keep it as a listing, whose
+        # details still carry the id that was asked for.
+        user_id = None
     await events.record(
         session,
         event_type=EventType.STAFF_VIEWED_USER

@@ -192,3 +192,15 @@ async def test_listing_events_costs_the_same_statements_at_any_page_size(
             counts[limit] = len(statements)
         assert counts[5] == counts[50], counts
         assert counts[5] <= 3, counts  # the session, the page (+ the access record for staff)
+
+
+async def test_staff_filtering_by_an_unknown_user_is_logged_without_failing(
+    client: httpx.AsyncClient, container: Container, session: AsyncSession
+) -> None:
+    """Found by the contract fuzzer: the access record must not point at a missing user."""
+    staff = await signed_in_staff(client, container, session, role=StaffRole.SUPPORT)
+    response = await client.get(
+        EVENTS, params={"user_id": str(uuid.uuid4())}, headers=staff.headers
+    )
+    assert response.status_code == 200
+    assert response.json()["items"] == []
