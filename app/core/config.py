@@ -53,8 +53,11 @@ class DatabaseSettings(BaseSettings):
     model_config = _group_config("DATABASE_")
 
     url: str = DEFAULT_SQLITE_URL
-    pool_size: int = Field(default=10, ge=1, le=200)
-    max_overflow: int = Field(default=10, ge=0, le=200)
+    # Per pool; each process has two (transactions, and autocommit reads). Overflow
+    # connections are opened and closed per use, which costs far more than waiting for a
+    # pooled one, so there is none by default.
+    pool_size: int = Field(default=16, ge=1, le=200)
+    max_overflow: int = Field(default=0, ge=0, le=200)
     pool_timeout: float = Field(default=10.0, gt=0)
     echo: bool = False
 

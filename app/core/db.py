@@ -42,7 +42,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def create_engine(settings: DatabaseSettings) -> AsyncEngine:
+def create_engine(settings: DatabaseSettings, *, autocommit: bool = False) -> AsyncEngine:
     url = async_url(settings.url)
     parsed = make_url(url)
     # No pre-ping: it costs a round trip on every checkout. Stale connections are recycled by
@@ -60,6 +60,11 @@ def create_engine(settings: DatabaseSettings) -> AsyncEngine:
             max_overflow=settings.max_overflow,
             pool_timeout=settings.pool_timeout,
         )
+    if autocommit:
+        # Set on the engine, not per checkout: switching a pooled connection's isolation
+        # level on every checkout and back on every return costs more than the query.
+        options["isolation_level"] = "AUTOCOMMIT"
+        options["pool_reset_on_return"] = None  # nothing to roll back in autocommit
     engine = create_async_engine(url, **options)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
@@ -69,21 +74,21 @@ def create_engine(settings: DatabaseSettings) -> AsyncEngine:
 class Database:
     """The engine and its session factory, owned by the app (no module-level singletons)."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, read_engine: AsyncEngine | None = None) -> None:
         self.engine = engine
         self.sessionmaker = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
-        # Same pool, autocommit connections: for read-only requests (GET/HEAD/OPTIONS).
-        # PostgreSQL's READ COMMITTED gives every statement its own snapshot anyway, so a read
-        # sees exactly what it would inside BEGIN … COMMIT, without those two round trips.
+        # Autocommit connections for read-only requests (GET/HEAD/OPTIONS). PostgreSQL's READ
+        # COMMITTED gives every statement its own snapshot anyway, so a read sees exactly what
+        # it would inside BEGIN … COMMIT, without those two round trips.
+        self.read_engine = read_engine or engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._owns_read_engine = read_engine is not None
         self.read_sessionmaker = async_sessionmaker(
-            engine.execution_options(isolation_level="AUTOCOMMIT"),
-            expire_on_commit=False,
-            autoflush=False,
+            self.read_engine, expire_on_commit=False, autoflush=False
         )
 
     @classmethod
     def from_settings(cls, settings: DatabaseSettings) -> Database:
-        return cls(create_engine(settings))
+        return cls(create_engine(settings), read_engine=create_engine(settings, autocommit=True))
 
     @property
     def is_sqlite(self) -> bool:
@@ -107,3 +112,5 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self._owns_read_engine:
+            await self.read_engine.dispose()
