@@ -81,7 +81,16 @@ def render_openapi_yaml() -> str:
 
     # The contract does not depend on secrets or the database: build it with throwaway ones.
     app = create_app(load_settings(env=Environment.TEST), configure_logs=False)
-    return yaml.safe_dump(app.openapi(), sort_keys=False, allow_unicode=True, width=100)
+    return yaml.dump(
+        app.openapi(), Dumper=_PlainDumper, sort_keys=False, allow_unicode=True, width=100
+    )
+
+
+class _PlainDumper(yaml.SafeDumper):
+    """No `&id001` anchors for repeated objects: every tool reads plain YAML."""
+
+    def ignore_aliases(self, data: object) -> bool:
+        return True
 
 
 @cli.command("create-admin")

@@ -13,6 +13,7 @@ from fastapi.routing import APIRoute
 
 from app import __doc__ as app_description
 from app.api.router import api_router
+from app.auth.openapi import declare_security
 from app.core.clock import Clock
 from app.core.config import Settings, load_settings
 from app.core.container import Container
@@ -52,6 +53,7 @@ def create_app(
         logger.info("starting", extra={"fields": {"env": settings.env.value}})
         yield
         # Graceful shutdown: uvicorn has drained in-flight requests; close pooled connections.
+        await container.aclose()
         await container.database.dispose()
         logger.info("stopped")
 
@@ -83,7 +85,9 @@ def create_app(
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = build_openapi(app)
+            schema = build_openapi(app)
+            declare_security(app, schema, operation_id=operation_id)
+            app.openapi_schema = schema
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

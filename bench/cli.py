@@ -74,7 +74,9 @@ def resolve_duration(option: int | None, env_value: str | None) -> int:
 def run_scenario(scenario: Scenario, progress: Console, duration_s: int) -> ScenarioResult:
     progress.rule(f"scenario {scenario.name}")
     try:
-        with scenario_environment(progress, duration_s=duration_s) as ctx:
+        with scenario_environment(
+            progress, duration_s=duration_s, server_env=scenario.server_env
+        ) as ctx:
             return scenario.run(ctx)
     except BenchError as exc:
         return ScenarioResult(scenario.name, scenario.description, error=str(exc))

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.console import Console
@@ -44,14 +44,20 @@ class Scenario:
     name: str
     description: str
     run: Callable[[BenchContext], ScenarioResult]
+    # Server settings this scenario needs (e.g. throttles lifted so a storm reaches hashing).
+    server_env: Mapping[str, str] = field(default_factory=dict)
 
 
 @contextmanager
-def scenario_environment(console: Console, *, duration_s: int) -> Iterator[BenchContext]:
+def scenario_environment(
+    console: Console, *, duration_s: int, server_env: Mapping[str, str] | None = None
+) -> Iterator[BenchContext]:
     """A fresh database and a migrated, running server; both gone when the block ends."""
     with (
         tempfile.TemporaryDirectory(prefix="hostledger-bench-") as workdir,
         temporary_database(console) as database_url,
-        running_server(console, database_url=database_url, workdir=Path(workdir)) as server,
+        running_server(
+            console, database_url=database_url, workdir=Path(workdir), extra_env=server_env
+        ) as server,
     ):
         yield BenchContext(server=server, duration_s=duration_s, console=console)

@@ -13,7 +13,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,7 +48,9 @@ def hostledger_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "app.cli"]
 
 
-def server_environment(database_url: str) -> dict[str, str]:
+def server_environment(
+    database_url: str, extra_env: Mapping[str, str] | None = None
+) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith(ENV_PREFIX)}
     secrets = generate_secrets()
     env.update(
@@ -65,6 +67,7 @@ def server_environment(database_url: str) -> dict[str, str]:
             ),
         }
     )
+    env.update(extra_env or {})
     return env
 
 
@@ -92,10 +95,15 @@ def migrate(env: dict[str, str], workdir: Path) -> None:
 
 @contextmanager
 def running_server(
-    console: Console, *, database_url: str, workdir: Path, workers: int = 1
+    console: Console,
+    *,
+    database_url: str,
+    workdir: Path,
+    workers: int = 1,
+    extra_env: Mapping[str, str] | None = None,
 ) -> Iterator[Server]:
     """Migrate, start `hostledger serve`, wait for /health/ready; always stop it afterwards."""
-    env = server_environment(database_url)
+    env = server_environment(database_url, extra_env)
     migrate(env, workdir)
     port = free_port()
     log_path = workdir / "server.log"

@@ -113,7 +113,9 @@ async def container(
 
     crypto = CryptoKit(settings.secrets)
     install_field_keyring(crypto.fields)
-    yield Container(settings=settings, database=database, crypto=crypto, clock=clock)
+    built = Container(settings=settings, database=database, crypto=crypto, clock=clock)
+    yield built
+    await built.aclose()
     await _truncate_all(database)
 
 

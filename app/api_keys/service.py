@@ -18,13 +18,13 @@ from app.api_keys.repository import ApiKeyRepository
 from app.auth.errors import InvalidToken
 from app.auth.permissions import API_KEY_SCOPES, SCOPES
 from app.auth.principal import AuthMethod, Principal
+from app.auth.session_store import AuthUser
 from app.core.client import ClientInfo
 from app.core.container import Container
 from app.core.errors import FieldError, InvalidInput
 from app.core.pagination import PageParams
 from app.core.security import token_digest
 from app.models.security import ApiKey
-from app.models.user import User
 from app.security_events import service as events
 from app.security_events.service import EventType
 
@@ -109,7 +109,7 @@ async def create_api_key(
     *,
     session: AsyncSession,
     container: Container,
-    creator: User,
+    creator: AuthUser,
     creator_scopes: frozenset[str],
     name: str,
     scopes: Sequence[str],
@@ -165,7 +165,7 @@ async def revoke_api_key(
     *,
     session: AsyncSession,
     container: Container,
-    actor: User,
+    actor: AuthUser,
     key_id: uuid.UUID,
     client: ClientInfo,
 ) -> ApiKey:

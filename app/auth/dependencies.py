@@ -7,12 +7,13 @@ methods must come with a matching `X-CSRF-Token` and from an allowed origin.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, cast
 
 from fastapi import Depends, Request, Security
-from fastapi.security import APIKeyCookie, HTTPBearer, OAuth2PasswordBearer, SecurityScopes
+from fastapi.security import SecurityScopes
 
 from app.api.deps import ContainerDep, SessionDep
+from app.auth.credentials import CredentialChecker, csrf_token_matches
 from app.auth.errors import (
     AuthenticationRequired,
     CsrfFailed,
@@ -20,7 +21,7 @@ from app.auth.errors import (
     InvalidToken,
     MfaEnrollmentRequired,
 )
-from app.auth.permissions import SCOPES, scopes_for
+from app.auth.permissions import scopes_for
 from app.auth.principal import AuthMethod, Principal
 from app.auth.service import AuthService
 from app.core.client import ClientInfo, client_info
@@ -31,20 +32,6 @@ from app.models.session import AuthLevel
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 API_KEY_PREFIX = "hlk_"
-
-# Declared for OpenAPI (Swagger's Authorize button, generated clients); parsing is ours below.
-oauth2_scheme = OAuth2PasswordBearer(
-    tokenUrl="/api/v1/auth/token",
-    scopes=dict(SCOPES),
-    auto_error=False,
-    scheme_name="OAuth2",
-)
-cookie_scheme = APIKeyCookie(
-    name=SESSION_COOKIE.name, auto_error=False, scheme_name="SessionCookie"
-)
-api_key_scheme = HTTPBearer(
-    bearerFormat="hlk_…", auto_error=False, scheme_name="ApiKey", description="Integration API key"
-)
 
 
 async def get_client(request: Request, container: ContainerDep) -> ClientInfo:
@@ -72,9 +59,9 @@ def _check_origin(request: Request, container: Container) -> None:
         raise CsrfFailed("Cross-site requests are not allowed.")
 
 
-async def _resolve(
-    request: Request, *, auth: AuthService, container: Container, client: ClientInfo
-) -> Principal:
+async def _resolve(request: Request, container: Container) -> Principal:
+    client = client_info(request, trusted_proxies=tuple(container.settings.trusted_proxies))
+    checker = CredentialChecker(container)
     authorization = request.headers.get("authorization")
     if authorization is not None:
         scheme, _, credential = authorization.partition(" ")
@@ -84,45 +71,44 @@ async def _resolve(
         if credential.startswith(API_KEY_PREFIX):
             from app.api_keys.service import authenticate_api_key
 
-            return await authenticate_api_key(
-                session=auth.session, container=container, presented=credential, client=client
-            )
-        row = await auth.session_from_access_token(credential, client=client)
+            async with container.database.unit_of_work(read_only=True) as session:
+                return await authenticate_api_key(
+                    session=session, container=container, presented=credential, client=client
+                )
+        auth_session, user = await checker.from_access_token(credential, client=client)
         return Principal(
             method=AuthMethod.BEARER,
-            scopes=scopes_for(kind=row.user.kind, role=row.user.role),
-            user=row.user,
-            session=row,
+            scopes=scopes_for(kind=user.kind, role=user.role),
+            user=user,
+            session=auth_session,
         )
     if request.cookies.get(SESSION_COOKIE.name) is None:
         raise AuthenticationRequired()
     token = container.cookies.read(request, SESSION_COOKIE)
     if token is None:
         raise InvalidToken("The session cookie is not valid.")
-    row = await auth.session_from_cookie_token(token, client=client)
+    auth_session, user = await checker.from_session_token(token, client=client)
     if request.method not in SAFE_METHODS:
         _check_origin(request, container)
-        if not auth.csrf_token_matches(row.id, request.headers.get("x-csrf-token")):
+        presented = request.headers.get("x-csrf-token")
+        if not csrf_token_matches(container.crypto, auth_session.id, presented):
             raise CsrfFailed("Missing or wrong X-CSRF-Token header.")
     return Principal(
         method=AuthMethod.COOKIE,
-        scopes=scopes_for(kind=row.user.kind, role=row.user.role),
-        user=row.user,
-        session=row,
+        scopes=scopes_for(kind=user.kind, role=user.role),
+        user=user,
+        session=auth_session,
     )
 
 
-async def current_principal(
-    request: Request,
-    security_scopes: SecurityScopes,
-    auth: AuthServiceDep,
-    container: ContainerDep,
-    client: ClientDep,
-    _bearer: Annotated[str | None, Depends(oauth2_scheme)],
-    _cookie: Annotated[str | None, Depends(cookie_scheme)],
-    _api_key: Annotated[object, Depends(api_key_scheme)],
-) -> Principal:
-    principal = await _resolve(request, auth=auth, container=container, client=client)
+def _container_of(request: Request) -> Container:
+    # Read directly rather than through a dependency: this runs on every authenticated request.
+    return cast(Container, request.app.state.container)
+
+
+async def current_principal(request: Request, security_scopes: SecurityScopes) -> Principal:
+    container = _container_of(request)
+    principal = await _resolve(request, container)
     missing = set(security_scopes.scopes) - principal.scopes
     if missing:
         raise InsufficientScope(f"This needs the scope(s): {', '.join(sorted(missing))}.")
@@ -149,19 +135,10 @@ def require_staff_mfa(principal: Principal, container: Container) -> None:
     )
 
 
-async def principal_before_mfa(
-    request: Request,
-    security_scopes: SecurityScopes,
-    auth: AuthServiceDep,
-    container: ContainerDep,
-    client: ClientDep,
-    _bearer: Annotated[str | None, Depends(oauth2_scheme)],
-    _cookie: Annotated[str | None, Depends(cookie_scheme)],
-    _api_key: Annotated[object, Depends(api_key_scheme)],
-) -> Principal:
+async def principal_before_mfa(request: Request, security_scopes: SecurityScopes) -> Principal:
     """`current_principal` without the forced staff second factor: only for the routes a staff
     member needs to set one up (see `require_staff_mfa`). Use it through `PreMfaPrincipalDep`."""
-    principal = await _resolve(request, auth=auth, container=container, client=client)
+    principal = await _resolve(request, _container_of(request))
     missing = set(security_scopes.scopes) - principal.scopes
     if missing:
         raise InsufficientScope(f"This needs the scope(s): {', '.join(sorted(missing))}.")

@@ -6,8 +6,7 @@ import uuid
 from dataclasses import dataclass
 from enum import StrEnum
 
-from app.models.session import UserSession
-from app.models.user import User
+from app.auth.session_store import AuthSession, AuthUser
 
 
 class AuthMethod(StrEnum):
@@ -18,10 +17,13 @@ class AuthMethod(StrEnum):
 
 @dataclass(frozen=True)
 class Principal:
+    """Snapshots of the user and session as the credential check saw them. Handlers that
+    change the user load it in their own unit of work (`UserRepository.get_or_raise`)."""
+
     method: AuthMethod
     scopes: frozenset[str]
-    user: User | None = None
-    session: UserSession | None = None
+    user: AuthUser | None = None
+    session: AuthSession | None = None
     api_key_id: uuid.UUID | None = None
 
     @property
@@ -32,7 +34,7 @@ class Principal:
     def is_staff(self) -> bool:
         return self.user is not None and self.user.is_staff
 
-    def require_user(self) -> User:
+    def require_user(self) -> AuthUser:
         """For endpoints about 'my account': API keys act for no person."""
         from app.auth.errors import InsufficientScope
 

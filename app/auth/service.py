@@ -7,7 +7,6 @@ ends, whatever ended it (logout, timeout, password change, staff revocation, dis
 
 from __future__ import annotations
 
-import hmac
 import re
 import uuid
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.ext.asyncio import AsyncSession
 from zxcvbn import zxcvbn
 
+from app.auth.credentials import csrf_token_for, end_independently, judge, needs_touch
 from app.auth.emails import send_password_changed, send_verification
 from app.auth.errors import (
     AccountDisabled,
@@ -36,6 +36,7 @@ from app.auth.repository import (
     SessionRepository,
     UserRepository,
 )
+from app.auth.session_store import AuthSession
 from app.core.client import ClientInfo
 from app.core.clock import Clock
 from app.core.config import RateLimitSettings
@@ -43,7 +44,7 @@ from app.core.container import Container
 from app.core.crypto import CryptoKit
 from app.core.errors import FieldError, InvalidInput
 from app.core.ratelimit import RateRule
-from app.core.security import TokenError, new_token, token_digest
+from app.core.security import new_token, token_digest
 from app.models.security import LoginThrottle, OneTimeToken, TokenPurpose
 from app.models.session import AuthLevel, EndReason, RefreshToken, SessionMode, UserSession
 from app.models.user import StaffRole, User, UserKind
@@ -509,68 +510,26 @@ class AuthService:
         return secret
 
     def csrf_token_for(self, session_id: uuid.UUID) -> str:
-        """Bound to the session by HMAC: nothing to store, impossible to guess."""
-        return self.crypto.hmac_hex(str(session_id), purpose="csrf")
-
-    def csrf_token_matches(self, session_id: uuid.UUID, presented: str | None) -> bool:
-        if not presented:
-            return False
-        return hmac.compare_digest(self.csrf_token_for(session_id), presented)
-
-    # ------------------------------------------------------------------ validation per request
-
-    async def session_from_cookie_token(self, token: str, *, client: ClientInfo) -> UserSession:
-        row = await self.sessions.get_with_user_by_token_hash(token_digest(token))
-        if row is None or row.mode != SessionMode.COOKIE.value:
-            raise InvalidToken("The session is not known.")
-        return await self._check_and_touch(row, client=client)
-
-    async def session_from_access_token(self, token: str, *, client: ClientInfo) -> UserSession:
-        try:
-            claims = self.container.tokens.decode(token, now=self.clock.now())
-            session_id = uuid.UUID(str(claims["sid"]))
-        except (TokenError, ValueError) as exc:
-            raise InvalidToken("The access token is not valid.") from exc
-        row = await self.sessions.get_with_user(session_id)
-        if row is None or str(row.user_id) != str(claims["sub"]):
-            raise InvalidToken("The access token is not valid.")
-        return await self._check_and_touch(row, client=client)
+        return csrf_token_for(self.crypto, session_id)
 
     async def _check_and_touch(self, row: UserSession, *, client: ClientInfo) -> UserSession:
-        if row.ended_at is not None:
-            raise _END_ERRORS.get(row.end_reason or "", SessionRevoked)()
+        """The per-request rules (`credentials.judge`) applied to an ORM row (refresh)."""
         now = self.clock.now()
-        if now >= row.expires_at:
-            await self._end_independently(row, EndReason.ABSOLUTE_TIMEOUT, client=client)
-            raise SessionEnded("Your session reached its maximum length; sign in again.")
-        idle = timedelta(seconds=self.settings.session.idle_timeout)
-        if now - row.last_seen_at >= idle:
-            await self._end_independently(row, EndReason.IDLE_TIMEOUT, client=client)
-            minutes = self.settings.session.idle_timeout // 60
-            raise SessionExpired(f"You were signed out after {minutes} minutes of inactivity.")
-        if not row.user.is_active:
-            raise SessionRevoked("This account is disabled.")
-        # Write last_seen at most once per touch interval: reads stay reads.
-        if now - row.last_seen_at >= timedelta(seconds=self.settings.session.touch_interval):
+        settings = self.settings.session
+        verdict = judge(row, user_active=row.user.is_active, now=now, settings=settings)
+        if verdict is not None:
+            if verdict.end_now is not None:
+                await end_independently(
+                    self.container,
+                    session_id=row.id,
+                    user_id=row.user_id,
+                    reason=verdict.end_now,
+                    client=client,
+                )
+            raise verdict.error
+        if needs_touch(row, now=now, settings=settings):
             row.last_seen_at = now
         return row
-
-    async def _end_independently(
-        self, row: UserSession, reason: EndReason, *, client: ClientInfo
-    ) -> None:
-        """The request is about to fail with 401; the end of the session must still be kept."""
-        now = self.clock.now()
-        async with self.container.database.unit_of_work() as side:
-            await SessionRepository(side).end(row.id, reason=reason.value, at=now)
-            await events.record(
-                side,
-                event_type=EventType.SESSION_EXPIRED,
-                at=now,
-                client=client,
-                user_id=row.user_id,
-                session_id=row.id,
-                details={"reason": reason.value},
-            )
 
     # ------------------------------------------------------------------ refresh
 
@@ -614,7 +573,7 @@ class AuthService:
 
     async def end_session(
         self,
-        row: UserSession,
+        row: UserSession | AuthSession,
         *,
         reason: EndReason,
         client: ClientInfo,
@@ -622,7 +581,6 @@ class AuthService:
     ) -> None:
         now = self.clock.now()
         await self.sessions.end(row.id, reason=reason.value, at=now)
-        row.ended_at, row.end_reason = now, reason.value
         await events.record(
             self.session,
             event_type=EventType.LOGOUT

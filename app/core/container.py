@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
+from app.auth.session_store import SessionStore, build_session_store
 from app.core.clock import Clock, SystemClock
 from app.core.config import Settings
 from app.core.cookies import CookieJar
@@ -40,6 +41,7 @@ class Container:
     cookies: CookieJar = field(init=False)
     rate_limiter: RateLimiter = field(init=False)
     credential_gate: ConcurrencyGate = field(init=False)
+    session_store: SessionStore = field(init=False)
 
     def __post_init__(self) -> None:
         self.hasher = PasswordHasher(self.settings.password)
@@ -49,9 +51,18 @@ class Container:
         )
         self.tokens = build_token_codec(self.settings)
         self.cookies = CookieJar(self.crypto.cookies)
+        self.session_store = build_session_store(
+            self.database,
+            pool_size=self.settings.database.pool_size,
+            timeout=self.settings.database.pool_timeout,
+        )
         self.rate_limiter = build_rate_limiter(
             settings=self.settings, database=self.database, clock=self.clock
         )
+
+    async def aclose(self) -> None:
+        """Release what the container opened itself (the database is closed by its owner)."""
+        await self.session_store.close()
 
     @classmethod
     def from_settings(cls, settings: Settings, *, clock: Clock | None = None) -> Container:

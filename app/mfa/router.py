@@ -26,7 +26,7 @@ PUBLIC: dict[str, Any] = {"security": []}  # an explicit, visible exception to "
 NO_STORE = "no-store"
 
 
-def get_mfa_service(session: SessionDep, container: ContainerDep) -> MfaService:
+async def get_mfa_service(session: SessionDep, container: ContainerDep) -> MfaService:
     return MfaService(session=session, container=container)
 
 
@@ -51,7 +51,7 @@ login_router = APIRouter(
 async def get_status(
     principal: EnrolmentPrincipal, mfa: MfaServiceDep
 ) -> schemas.MfaStatusResponse:
-    state = await mfa.status(principal.require_user())
+    state = await mfa.status(await mfa.users.get_or_raise(principal.require_user().id))
     return schemas.MfaStatusResponse(
         enabled=state.enabled,
         enabled_at=state.enabled_at,
@@ -71,7 +71,9 @@ async def enroll_totp(
     mfa: MfaServiceDep,
     response: Response,
 ) -> schemas.TotpEnrollResponse:
-    enrollment = await mfa.enroll_totp(principal.require_user(), password=body.password)
+    enrollment = await mfa.enroll_totp(
+        await mfa.users.get_or_raise(principal.require_user().id), password=body.password
+    )
     response.headers["Cache-Control"] = NO_STORE
     return schemas.TotpEnrollResponse(
         secret=enrollment.secret,
@@ -97,7 +99,7 @@ async def confirm_totp(
     response: Response,
 ) -> schemas.TotpConfirmResponse:
     enabled = await mfa.confirm_totp(
-        principal.require_user(),
+        await mfa.users.get_or_raise(principal.require_user().id),
         code=body.code,
         client=client,
         session_id=principal.session.id if principal.session else None,
@@ -120,7 +122,7 @@ async def disable_totp(
     client: ClientDep,
 ) -> auth_schemas.SessionsEnded:
     ended = await mfa.disable_totp(
-        principal.require_user(),
+        await mfa.users.get_or_raise(principal.require_user().id),
         password=body.password,
         code=body.code,
         client=client,
@@ -142,7 +144,7 @@ async def regenerate_recovery_codes(
     response: Response,
 ) -> schemas.RecoveryCodes:
     codes = await mfa.regenerate_recovery_codes(
-        principal.require_user(),
+        await mfa.users.get_or_raise(principal.require_user().id),
         password=body.password,
         code=body.code,
         client=client,

@@ -24,7 +24,7 @@ Reader = Annotated[Principal, require("users:read")]
 Writer = Annotated[Principal, require("users:write")]
 
 
-def get_users_service(session: SessionDep, container: ContainerDep) -> UsersService:
+async def get_users_service(session: SessionDep, container: ContainerDep) -> UsersService:
     return UsersService(session=session, container=container)
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal
 from app.auth.service import AuthService, create_staff_user, normalize_email, validate_new_password
+from app.auth.session_store import AuthUser
 from app.core.client import ClientInfo
 from app.core.container import Container
 from app.core.errors import Conflict
@@ -89,7 +90,9 @@ class UsersService:
 
     # ------------------------------------------------------------------ changes
 
-    async def disable_user(self, *, actor: User, user_id: uuid.UUID, client: ClientInfo) -> User:
+    async def disable_user(
+        self, *, actor: AuthUser, user_id: uuid.UUID, client: ClientInfo
+    ) -> User:
         """Ends every session at once; idempotent (a disabled user is left as it is)."""
         if user_id == actor.id:
             raise CannotDisableSelf("An administrator cannot disable their own account.")
@@ -115,7 +118,7 @@ class UsersService:
         )
         return user
 
-    async def enable_user(self, *, actor: User, user_id: uuid.UUID, client: ClientInfo) -> User:
+    async def enable_user(self, *, actor: AuthUser, user_id: uuid.UUID, client: ClientInfo) -> User:
         """Idempotent. Sessions ended by disabling stay ended: the user signs in again."""
         user = await self.users.get_or_raise(user_id)
         if user.is_active:
@@ -135,7 +138,7 @@ class UsersService:
         )
         return user
 
-    async def end_sessions(self, *, actor: User, user_id: uuid.UUID, client: ClientInfo) -> int:
+    async def end_sessions(self, *, actor: AuthUser, user_id: uuid.UUID, client: ClientInfo) -> int:
         user = await self.users.get_or_raise(user_id)
         return await AuthService(session=self.session, container=self.container).end_all_sessions(
             user.id, reason=EndReason.REVOKED_BY_STAFF, client=client, actor_id=actor.id
@@ -144,7 +147,7 @@ class UsersService:
     async def create_staff(
         self,
         *,
-        actor: User,
+        actor: AuthUser,
         email: str,
         password: str,
         role: StaffRole,

@@ -138,8 +138,9 @@ def _storm_notes(storm: WrkResult) -> list[str]:
         f" answered; answers by status: {by_status}",
         f"login storm: {storm.non_2xx} non-2xx answers ({rate_limited} of them 429), socket"
         f" errors {_socket_errors(storm)} (wrk --timeout {STORM_TIMEOUT_S}s)",
-        "login storm: 429 (rate limited) answers are expected and fine -- the login rate limit"
-        " doing its job; only GET /auth/me is judged, the storm's own failures are not",
+        "login storm: the server runs with the login throttles lifted, so every login reaches"
+        " argon2id hashing (bounded per process by the credential gate); only GET /auth/me is"
+        " judged, the storm's own answers are reported",
     ]
 
 
@@ -165,8 +166,16 @@ def _storm_check(me: WrkResult, storm: WrkResult) -> TargetCheck:
     return TargetCheck(TARGET_STORM, Status.PASS if ok else Status.FAIL, detail)
 
 
+# The storm must reach password hashing, the expensive part: with the production login
+# throttles (30/minute per IP, and every wrk client is 127.0.0.1) it would mostly measure 429s.
+STORM_SERVER_ENV = {
+    "HOSTLEDGER_RATE_LIMIT_LOGIN_PER_IP": "1000000/minute",
+    "HOSTLEDGER_RATE_LIMIT_LOGIN_PER_ACCOUNT": "1000000/hour",
+}
+
 SCENARIO = Scenario(
     name="auth",
     description="session and bearer authentication cost; GET /auth/me during a login storm",
     run=run,
+    server_env=STORM_SERVER_ENV,
 )

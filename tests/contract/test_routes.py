@@ -8,7 +8,8 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute
+
+from app.api.routes import api_routes, dependants
 
 
 def _walk(dependant: Dependant) -> Iterator[Dependant]:
@@ -26,10 +27,10 @@ def _is_async(call: Any) -> bool:
 def test_every_dependency_is_async(app: FastAPI) -> None:
     """FastAPI runs plain `def` dependencies in a worker thread: a measurable cost per call."""
     offenders = set()
-    for route in app.routes:
-        if not isinstance(route, APIRoute):
-            continue
-        for dependant in _walk(route.dependant):
+    routes = list(api_routes(app.routes))
+    assert len(routes) > 20, "the walk must reach the included routers"
+    for route in routes:
+        for dependant in dependants(route.dependant):
             if dependant.call is not None and not _is_async(dependant.call):
                 offenders.add(
                     f"{route.path}: {getattr(dependant.call, '__qualname__', dependant.call)}"
