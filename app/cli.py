@@ -190,6 +190,33 @@ def send_outbox(
     console.print(f"[{colour}]outbox:[/{colour}] {sent} sent, {retrying} to retry, {failed} failed")
 
 
+@jobs.command("prune-auth")
+def prune_auth() -> None:
+    """Delete spent sign-in tokens, closed rate-limit windows and stale failure counters."""
+    from app.auth.maintenance import prune_auth_state
+    from app.core.container import Container
+
+    settings = _settings_or_exit()
+    container = Container.from_settings(settings)
+
+    async def _prune() -> str:
+        try:
+            report = await prune_auth_state(
+                database=container.database,
+                clock=container.clock,
+                rate_limiter=container.rate_limiter,
+            )
+        finally:
+            await container.aclose()
+            await container.database.dispose()
+        return (
+            f"{report.tokens} tokens, {report.throttles} failure counters, "
+            f"{report.rate_limit_windows} rate-limit windows"
+        )
+
+    console.print(f"[green]pruned:[/green] {asyncio.run(_prune())}")
+
+
 def main() -> None:
     cli()
 

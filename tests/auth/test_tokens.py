@@ -161,3 +161,30 @@ async def test_refresh_after_idle_timeout_is_session_expired(
     )
     assert response.status_code == 401
     assert response.json()["code"] == "session_expired"
+
+
+async def test_token_grant_accepts_what_swagger_ui_sends(
+    client: httpx.AsyncClient, account: Account
+) -> None:
+    """Swagger UI's Authorize button posts the full OAuth2 password-grant form."""
+    response = await client.post(
+        "/api/v1/auth/token",
+        data={
+            "grant_type": "password",
+            "username": account.email,
+            "password": account.password,
+            "scope": "",
+            "client_id": "",
+        },
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["token_type"] == "bearer"
+
+
+async def test_openapi_declares_the_password_flow_for_swagger(client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    flow = spec["components"]["securitySchemes"]["OAuth2"]["flows"]["password"]
+    assert flow["tokenUrl"] == "/api/v1/auth/token"
+    assert "users:read" in flow["scopes"]
+    keys = spec["paths"]["/api/v1/api-keys"]["post"]["security"]
+    assert {"OAuth2": ["api_keys:manage"]} in keys

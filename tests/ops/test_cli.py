@@ -74,3 +74,10 @@ def test_bad_configuration_exits_with_a_message(monkeypatch: pytest.MonkeyPatch)
     result = runner.invoke(cli, ["migrate"])
     assert result.exit_code == 2
     assert "production needs explicit secrets" in result.output
+
+
+def test_prune_auth_job_runs(cli_env: str) -> None:
+    assert runner.invoke(cli, ["migrate"]).exit_code == 0
+    result = runner.invoke(cli, ["jobs", "prune-auth"])
+    assert result.exit_code == 0, result.output
+    assert "pruned:" in result.output
