@@ -18,20 +18,23 @@ SCOPES: MappingProxyType[str, str] = MappingProxyType(
         "users:read": "Read any user's account and security events",
         "users:write": "Disable or re-enable users and end their sessions",
         "api_keys:manage": "Create, list and revoke API keys",
+        "customers:read": "Find and read customer records (every opening is logged)",
+        "customers:write": "Create prospects, change, suspend, reactivate and close customers",
+        "privacy:manage": "Review erasure requests and read the staff data-access log",
     }
 )
 
 # Scopes an API key may hold (integrations act on data, never as a person).
-API_KEY_SCOPES = frozenset({"users:read"})
+API_KEY_SCOPES = frozenset({"users:read", "customers:read", "customers:write"})
 
 CUSTOMER_SCOPES = frozenset({"me"})
 
 ROLE_SCOPES: MappingProxyType[StaffRole, frozenset[str]] = MappingProxyType(
     {
         StaffRole.ADMIN: frozenset(SCOPES),
-        StaffRole.BILLING: frozenset({"me", "users:read"}),
-        StaffRole.SUPPORT: frozenset({"me", "users:read"}),
-        StaffRole.FRAUD_ANALYST: frozenset({"me", "users:read"}),
+        StaffRole.BILLING: frozenset({"me", "users:read", "customers:read", "customers:write"}),
+        StaffRole.SUPPORT: frozenset({"me", "users:read", "customers:read"}),
+        StaffRole.FRAUD_ANALYST: frozenset({"me", "users:read", "customers:read"}),
     }
 )
 
