@@ -9,6 +9,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.auth.permissions import ROLE_SCOPES
 from app.auth.service import create_user
 from app.core.clock import FrozenClock
 from app.core.container import Container
@@ -293,7 +294,7 @@ async def test_admin_creates_staff_with_a_role(
         client, Account(email=email, password=STAFF_PASSWORD, user_id=created.json()["id"])
     )
     me = await client.get(f"{API}/auth/me", headers=bearer(tokens["access_token"]))
-    assert me.json()["scopes"] == ["me", "users:read"]
+    assert me.json()["scopes"] == sorted(ROLE_SCOPES[StaffRole.SUPPORT])
 
 
 async def test_listing_users_costs_the_same_statements_at_any_page_size(
