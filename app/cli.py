@@ -1,16 +1,19 @@
-"""The `hostledger` command: serve, migrate, openapi, create-admin, and the jobs to come."""
+"""The `hostledger` command: serve, migrate, openapi, create-admin, keys, and the jobs."""
 
 from __future__ import annotations
 
 import asyncio
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 import yaml
 from rich.console import Console
 
 from app.core.config import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from app.core.crypto import Keyring
 
 cli = typer.Typer(
     name="hostledger",
@@ -215,6 +218,104 @@ def prune_auth() -> None:
         )
 
     console.print(f"[green]pruned:[/green] {asyncio.run(_prune())}")
+
+
+keys = typer.Typer(
+    help="Data keys for encrypted personal fields (HOSTLEDGER_DATA_KEYS: the first key encrypts).",
+    no_args_is_help=True,
+)
+cli.add_typer(keys, name="keys")
+
+
+@keys.command("rotate")
+def keys_rotate(
+    batch_size: Annotated[
+        int, typer.Option(min=1, max=100_000, help="rows re-encrypted per transaction")
+    ] = 500,
+) -> None:
+    """Re-encrypt every value not yet under the first data key (safe to interrupt and re-run)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
+    from rich.table import Table
+
+    from app.core.db import Database
+    from app.core.keys import RotationError, rotate
+
+    settings = _settings_or_exit()
+    keyring = _data_keyring(settings)
+    database = Database.from_settings(settings.database)
+    tasks: dict[str, TaskID] = {}
+
+    with Progress(
+        TextColumn("{task.description:<24}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=console,
+    ) as progress:
+
+        def on_progress(table: str, done: int, total: int) -> None:
+            if table not in tasks:
+                tasks[table] = progress.add_task(table, total=total)
+            progress.update(tasks[table], completed=done, total=total)
+
+        async def _rotate() -> list[tuple[str, int]]:
+            try:
+                report = await rotate(
+                    database, keyring, batch_size=batch_size, on_progress=on_progress
+                )
+            finally:
+                await database.dispose()
+            return [(t.table, t.rotated) for t in report.tables]
+
+        try:
+            rotated = asyncio.run(_rotate())
+        except RotationError as exc:
+            progress.stop()
+            console.print(f"[red]rotation stopped:[/red] {exc}")
+            raise typer.Exit(code=1) from exc
+
+    table = Table(title=f"re-encrypted under key {keyring.primary_kid}", title_justify="left")
+    table.add_column("table")
+    table.add_column("rows re-encrypted", justify="right")
+    for name, count in rotated:
+        table.add_row(name, str(count))
+    console.print(table)
+    console.print(f"[green]{sum(n for _, n in rotated)} rows re-encrypted[/green]")
+
+
+@keys.command("status")
+def keys_status() -> None:
+    """Per table: rows, rows still under an older key, and encrypted values per key id."""
+    from rich.table import Table
+
+    from app.core.db import Database
+    from app.core.keys import TableKeyStatus, key_status
+
+    settings = _settings_or_exit()
+    keyring = _data_keyring(settings)
+    database = Database.from_settings(settings.database)
+
+    async def _status() -> list[TableKeyStatus]:
+        try:
+            return await key_status(database, keyring)
+        finally:
+            await database.dispose()
+
+    statuses = asyncio.run(_status())
+    table = Table(title=f"primary data key: {keyring.primary_kid}", title_justify="left")
+    for column in ("table", "rows", "rows to rotate", "values per key id"):
+        table.add_column(column, justify="left" if column == "table" else "right")
+    for status in statuses:
+        by_kid = ", ".join(f"{kid}: {n}" for kid, n in status.values_by_kid.items()) or "-"
+        table.add_row(status.table, str(status.rows), str(status.rows_to_rotate), by_kid)
+    console.print(table)
+
+
+def _data_keyring(settings: Settings) -> Keyring:
+    from app.core.crypto import Keyring, install_field_keyring
+
+    keyring = Keyring(settings.secrets.data_keys)
+    install_field_keyring(keyring)
+    return keyring
 
 
 def main() -> None:

@@ -27,6 +27,7 @@ from app.core.db import Database, async_url
 from app.core.migrations import upgrade_to_head
 from app.main import create_app
 from app.models import Base
+from tests.cookie_guard import CookieGuard
 
 TEST_DATABASE_ENV = "HOSTLEDGER_TEST_DATABASE_URL"
 
@@ -140,9 +141,11 @@ def app(container: Container):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 async def client(app) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-untyped-def]
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    guard = CookieGuard(app)  # every response's cookies must be declared in the registry
+    transport = httpx.ASGITransport(app=guard, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as http:
         yield http
+    assert not guard.violations, f"cookies not in the registry were set: {guard.violations}"
 
 
 @pytest.fixture

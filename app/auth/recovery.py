@@ -22,6 +22,7 @@ from app.auth.service import (
 from app.core.client import ClientInfo
 from app.core.ratelimit import RateRule
 from app.core.security import token_digest
+from app.customers import service as customers
 from app.models.security import OneTimeToken, TokenPurpose
 from app.models.session import EndReason
 from app.models.user import User
@@ -65,6 +66,10 @@ async def verify_email(auth: AuthService, *, token: str, client: ClientInfo) -> 
     now = auth.clock.now()
     row, user = await _valid_token(auth, token, purpose=TokenPurpose.VERIFY_EMAIL, now=now)
     await _use(auth, row, now=now)
+    if customers.is_email_change(row):
+        # The link went to a new address (PATCH /me): login and customer record switch to it.
+        await customers.apply_email_change(auth, token=row, user=user, client=client, now=now)
+        return
     if user.email_verified_at is not None:
         return
     user.email_verified_at = now
@@ -72,6 +77,7 @@ async def verify_email(auth: AuthService, *, token: str, client: ClientInfo) -> 
     await events.record(
         auth.session, event_type=EventType.EMAIL_VERIFIED, at=now, client=client, user_id=user.id
     )
+    await customers.mark_email_verified(auth.session, user_id=user.id, now=now)
 
 
 async def resend_verification(auth: AuthService, *, user: User) -> None:
@@ -153,6 +159,7 @@ async def confirm_password_reset(
             user_id=user.id,
             details={"via": "password_reset"},
         )
+        await customers.mark_email_verified(auth.session, user_id=user.id, now=now)
     ended = await auth.end_all_sessions(user.id, reason=EndReason.PASSWORD_RESET, client=client)
     await emails.send_password_changed(
         auth.session, settings=auth.settings, user=user, now=now, how="reset"

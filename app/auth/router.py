@@ -25,6 +25,7 @@ from app.auth.session_store import AuthSession, AuthUser
 from app.core.container import Container
 from app.core.cookies import CSRF_COOKIE, SESSION_COOKIE
 from app.core.errors import problem_response, problem_responses
+from app.customers.service import CustomerService
 from app.models.session import AuthLevel, EndReason, SessionMode, UserSession
 from app.models.user import User
 
@@ -120,19 +121,17 @@ def token_response(issued: IssuedSession) -> schemas.TokenResponse:
     "/register",
     status_code=status.HTTP_201_CREATED,
     response_model=schemas.UserOut,
-    responses=problem_responses(409),
+    responses=problem_responses(409, 422),
     openapi_extra=PUBLIC,
-    summary="Create a customer account",
+    summary="Create a customer account and its customer record",
 )
 async def register(
     body: schemas.RegisterRequest, auth: AuthServiceDep, client: ClientDep
 ) -> schemas.UserOut:
-    user = await auth.register(
-        email=body.email,
-        password=body.password,
-        first_name=body.first_name,
-        last_name=body.last_name,
-        client=client,
+    # The account and its customer record (P1) are created together, in this transaction.
+    customers = CustomerService(session=auth.session, container=auth.container)
+    user, _customer = await customers.register(
+        auth=auth, email=body.email, password=body.password, contact=body.contact(), client=client
     )
     return user_out(user)
 

@@ -19,11 +19,29 @@ Password = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 EmailInput = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=320)]
 
 
+# Contact fields are only bounded here; `app.customers.validation` explains each error (P1).
+ContactText = Annotated[str, StringConstraints(max_length=300)]
+ContactCode = Annotated[str, StringConstraints(max_length=64)]
+
+
 class RegisterRequest(BaseModel):
     email: EmailInput
     password: Password
     first_name: Name
     last_name: Name
+    country: ContactCode = Field(description="ISO 3166-1 alpha-2, e.g. `DE`")
+    phone: ContactCode | None = Field(default=None, description="stored as E.164")
+    company: ContactText | None = None
+    address_line1: ContactText | None = None
+    address_line2: ContactText | None = None
+    city: ContactText | None = None
+    postal_code: ContactCode | None = None
+    region: ContactCode | None = Field(default=None, description="ISO 3166-2, e.g. `DE-BY`")
+    vat_id: ContactCode | None = None
+
+    def contact(self) -> dict[str, str | None]:
+        """The customer record's fields (everything but the credentials)."""
+        return self.model_dump(exclude={"email", "password"})
 
 
 class LoginRequest(BaseModel):

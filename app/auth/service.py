@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -288,9 +289,22 @@ class AuthService:
         first_name: str,
         last_name: str,
         client: ClientInfo,
+        extra_errors: Sequence[FieldError] = (),
     ) -> User:
-        normalized = normalize_email(email)
-        validate_new_password(password, user_inputs=[normalized, first_name, last_name])
+        """`extra_errors`: the caller's own findings on other fields (the customer's contact
+        details), reported in one answer together with the email and password errors (P1)."""
+        errors = list(extra_errors)
+        try:
+            normalized = normalize_email(email)
+        except InvalidInput as exc:
+            errors.extend(exc.errors)
+            normalized = email
+        try:
+            validate_new_password(password, user_inputs=[normalized, first_name, last_name])
+        except InvalidInput as exc:
+            errors.extend(exc.errors)
+        if errors:
+            raise InvalidInput(errors)
         async with self.container.credential_gate.slot():
             await self.throttle(self._rules.register_per_ip, client.ip or "unknown")
             password_hash = await self.container.hasher.hash(password)

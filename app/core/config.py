@@ -148,6 +148,10 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = None
     data_keys: SecretStr | None = None
     blind_index_key: SecretStr | None = None
+    # The privacy policy version a consent is given under (recorded with every consent).
+    privacy_policy_version: str = Field(default="2026-11", min_length=1, max_length=32)
+    # Invoices and payments keep their billing snapshot this long after an erasure.
+    billing_retention_years: int = Field(default=10, ge=1, le=100)
 
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     session: SessionSettings = Field(default_factory=SessionSettings)

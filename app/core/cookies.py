@@ -51,7 +51,32 @@ CSRF_COOKIE = CookieSpec(
     lifetime="same as the session cookie",
 )
 
-REGISTRY: tuple[CookieSpec, ...] = (SESSION_COOKIE, CSRF_COOKIE)
+CONSENT_COOKIE = CookieSpec(
+    name="__Host-hl_consent",
+    purpose=(
+        "Remembers your cookie and marketing choices: a random visitor id and the choices, "
+        "encrypted. Without it we ask again and assume no consent."
+    ),
+    category=CookieCategory.NECESSARY,
+    http_only=True,
+    encrypted=True,
+    lifetime="12 months",
+)
+WELCOME_COOKIE = CookieSpec(
+    name="__Host-hl_welcome",
+    purpose=(
+        "Optional: lets us greet you by name when you come back. It holds an encrypted random "
+        "id, never your name; you can switch it off in the member area."
+    ),
+    category=CookieCategory.FUNCTIONAL,
+    http_only=True,
+    encrypted=True,
+    lifetime="90 days",
+)
+CONSENT_COOKIE_MAX_AGE = 365 * 24 * 3600
+WELCOME_COOKIE_MAX_AGE = 90 * 24 * 3600
+
+REGISTRY: tuple[CookieSpec, ...] = (SESSION_COOKIE, CSRF_COOKIE, CONSENT_COOKIE, WELCOME_COOKIE)
 REGISTERED_NAMES = frozenset(spec.name for spec in REGISTRY)
 
 

@@ -9,6 +9,8 @@ Each scenario gets its own fresh database and server (see bench/context.py).
 from __future__ import annotations
 
 from bench.context import Scenario
-from bench.scenarios import auth
+from bench.scenarios import auth, customers
 
-SCENARIOS: dict[str, Scenario] = {scenario.name: scenario for scenario in (auth.SCENARIO,)}
+SCENARIOS: dict[str, Scenario] = {
+    scenario.name: scenario for scenario in (auth.SCENARIO, customers.SCENARIO)
+}

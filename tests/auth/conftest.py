@@ -26,7 +26,13 @@ async def register(
     email = email or f"customer{next(_counter)}@example.com"
     response = await client.post(
         "/api/v1/auth/register",
-        json={"email": email, "password": password, "first_name": "Ada", "last_name": "Lovelace"},
+        json={
+            "email": email,
+            "password": password,
+            "first_name": "Ada",
+            "last_name": "Lovelace",
+            "country": "DE",
+        },
     )
     assert response.status_code == 201, response.text
     return Account(email=email, password=password, user_id=response.json()["id"])

@@ -78,6 +78,7 @@ async def test_registration_mails_a_verification_link_into_the_spa(
             "password": NEW_PASSWORD,
             "first_name": "Mary",
             "last_name": "Jackson",
+            "country": "DE",
         },
     )
     assert response.status_code == 201

@@ -18,6 +18,7 @@ def _body(**overrides: str) -> dict[str, str]:
         "password": PASSWORD,
         "first_name": "Grace",
         "last_name": "Hopper",
+        "country": "DE",
         **overrides,
     }
 

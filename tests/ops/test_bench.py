@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import httpx
 import pytest
 
+from app.core.container import Container
 from bench.api import SESSION_COOKIE, cookie_from, expect
 from bench.errors import EndpointMissing, SetupError
 from bench.wrk import SocketErrors, WrkParseError, WrkSpec, parse_wrk_output, wrk_command
@@ -158,3 +160,69 @@ def test_reads_secure_cookies_from_set_cookie() -> None:
     )
     assert cookie_from(response, SESSION_COOKIE) == "s1.abc"
     assert cookie_from(response, "missing") is None
+
+
+def test_the_customers_scenario_is_registered() -> None:
+    from bench.scenarios import SCENARIOS
+
+    assert list(SCENARIOS) == ["auth", "customers"]
+    assert SCENARIOS["customers"].server_env["HOSTLEDGER_DATA_KEYS"].startswith("k1:")
+
+
+def test_customer_seed_values_are_real_ciphertexts_of_the_server_key() -> None:
+    from app.core.config import parse_data_keys
+    from app.core.crypto import Keyring
+    from bench.scenarios.customers import SEALED_COLUMNS, SERVER_ENV, sealed_values
+
+    data_keys = SERVER_ENV["HOSTLEDGER_DATA_KEYS"]
+    ring = Keyring(parse_data_keys(data_keys))
+    sealed = sealed_values(data_keys)
+    assert sealed.keys() == SEALED_COLUMNS.keys()
+    for name, (context, plaintext) in SEALED_COLUMNS.items():
+        assert ring.open(sealed[name], aad=context.encode()).decode() == plaintext
+
+
+def test_customer_latency_targets_compare_p50() -> None:
+    from bench.report import Status
+    from bench.scenarios.customers import QUERIES, _latency_check
+
+    small = parse_wrk_output(HEALTH)  # p50 11.24 ms
+    assert _latency_check(QUERIES[0], small, small).status is Status.PASS
+    slower = parse_wrk_output(HEALTH.replace("50%   11.24ms", "50%   17.00ms"))
+    check = _latency_check(QUERIES[0], small, slower)
+    assert check.status is Status.FAIL
+    assert check.detail.startswith("1.51x")
+    failing = parse_wrk_output(NOT_FOUND)
+    assert _latency_check(QUERIES[0], small, failing).status is Status.FAIL
+
+
+@pytest.mark.postgres_only
+async def test_customer_seeding_matches_the_schema(container: Container) -> None:
+    """The bench's generate_series INSERT against the migrated schema; the app reads the rows."""
+    import psycopg
+    from sqlalchemy import func, select
+    from sqlalchemy.engine import make_url
+
+    from app.core.config import parse_data_keys
+    from app.models import Customer
+    from bench.scenarios.customers import sealed_values, seed_statement
+
+    url = make_url(container.settings.database.url)
+    data_keys = ",".join(
+        f"{kid}:{base64.urlsafe_b64encode(key).decode()}"
+        for kid, key in container.settings.secrets.data_keys
+    )
+    assert parse_data_keys(data_keys) == container.settings.secrets.data_keys
+    params = {"base_ms": 1_700_000_000_000, "start": 1, "stop": 120, **sealed_values(data_keys)}
+    with psycopg.connect(
+        host=url.host, port=url.port, user=url.username, dbname=url.database, autocommit=True
+    ) as connection:
+        connection.execute(seed_statement(), params)
+    async with container.database.unit_of_work(read_only=True) as session:
+        assert await session.scalar(select(func.count()).select_from(Customer)) == 120
+        newest = (
+            await session.scalars(select(Customer).order_by(Customer.id.desc()).limit(2))
+        ).all()
+    assert [c.number for c in newest] == ["C-0000120", "C-0000119"]
+    assert newest[0].email == "customer@example.com"
+    assert newest[0].search_name == f"{newest[0].first_name} {newest[0].last_name}"

@@ -1,0 +1,1 @@
+"""Customers and prospects: validated contact records, the member area, staff changes."""
