@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, select
+from sqlalchemy.orm import load_only
 
 from app.core.pagination import PageParams
 from app.core.repository import Repository
@@ -35,8 +36,22 @@ class CustomerAdminRepository(Repository[Customer]):
     not_found = CustomerNotFound
 
     def filtered(self, query: CustomerQuery) -> Select[Any]:
-        """One SELECT whatever the page size: the listing columns live on the row itself."""
-        statement = self.select()
+        """One SELECT whatever the page size: the listing columns live on the row itself.
+        Only those columns are loaded: the encrypted contact fields are neither fetched nor
+        decrypted for a listing, and touching one by mistake raises instead of querying."""
+        statement = self.select().options(
+            load_only(
+                Customer.number,
+                Customer.status,
+                Customer.first_name,
+                Customer.last_name,
+                Customer.company,
+                Customer.country,
+                Customer.identity_status,
+                Customer.created_at,
+                raiseload=True,
+            )
+        )
         if query.status is not None:
             statement = statement.where(Customer.status == query.status)
         if query.country is not None:

@@ -42,6 +42,14 @@ class Customer(IdMixin, TimestampMixin, Base):
         Index("ix_customers_status_id", "status", "id"),
         Index("ix_customers_country_id", "country", "id"),
         Index("ix_customers_search_name", "search_name"),
+        # Name-prefix search is `LIKE 'abc%'`: on PostgreSQL only a pattern-ops index serves
+        # it whatever the database's collation (SQLite ignores the option).
+        Index(
+            "ix_customers_search_name_pattern",
+            "search_name",
+            postgresql_ops={"search_name": "text_pattern_ops"},
+        ),
+        Index("ix_customers_created_at", "created_at"),
     )
 
     number: Mapped[str] = mapped_column(String(16), unique=True)
