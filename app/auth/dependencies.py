@@ -48,7 +48,7 @@ async def get_auth_service(session: SessionDep, container: ContainerDep) -> Auth
 AuthServiceDep = Annotated[AuthService, Depends(get_auth_service)]
 
 
-def _check_origin(request: Request, container: Container) -> None:
+def check_origin(request: Request, container: Container) -> None:
     """Refuse cross-site state changes: Origin must be ours or a configured SPA origin."""
     allowed = set(container.settings.allowed_origins)
     own = f"{request.url.scheme}://{request.url.netloc}"
@@ -89,7 +89,7 @@ async def _resolve(request: Request, container: Container) -> Principal:
         raise InvalidToken("The session cookie is not valid.")
     auth_session, user = await checker.from_session_token(token, client=client)
     if request.method not in SAFE_METHODS:
-        _check_origin(request, container)
+        check_origin(request, container)
         presented = request.headers.get("x-csrf-token")
         if not csrf_token_matches(container.crypto, auth_session.id, presented):
             raise CsrfFailed("Missing or wrong X-CSRF-Token header.")

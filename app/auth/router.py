@@ -16,7 +16,7 @@ from app.auth.dependencies import (
     ClientDep,
     PreMfaPrincipalDep,
     PrincipalDep,
-    _check_origin,
+    check_origin,
 )
 from app.auth.errors import AuthenticationRequired
 from app.auth.principal import Principal
@@ -24,7 +24,7 @@ from app.auth.service import IssuedSession, MfaChallenge
 from app.auth.session_store import AuthSession, AuthUser
 from app.core.container import Container
 from app.core.cookies import CSRF_COOKIE, SESSION_COOKIE
-from app.core.errors import problem_response, problem_responses
+from app.core.errors import domain_error_response, problem_responses
 from app.customers.service import CustomerService
 from app.models.session import AuthLevel, EndReason, SessionMode, UserSession
 from app.models.user import User
@@ -150,7 +150,7 @@ async def login(
     container: ContainerDep,
     client: ClientDep,
 ) -> schemas.LoginResponse:
-    _check_origin(request, container)  # no login CSRF from foreign pages
+    check_origin(request, container)  # no login CSRF from foreign pages
     outcome = await auth.login(
         email=body.email,
         password=body.password,
@@ -183,15 +183,7 @@ async def token(
     )
     if isinstance(outcome, MfaChallenge):
         # Answered, not raised: raising would roll back the challenge just stored.
-        error = auth.mfa_required_error(outcome)
-        return problem_response(
-            request=request,
-            status=error.status,
-            code=error.code,
-            title=error.default_title(),
-            detail=error.detail,
-            extra=error.extra,
-        )
+        return domain_error_response(request, auth.mfa_required_error(outcome))
     return token_response(outcome)
 
 

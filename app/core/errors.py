@@ -186,7 +186,9 @@ def validation_field_errors(raw_errors: Sequence[Mapping[str, Any]]) -> list[Fie
     ]
 
 
-async def _domain_error_handler(request: Request, exc: DomainError) -> JSONResponse:
+def domain_error_response(request: Request | None, exc: DomainError) -> JSONResponse:
+    """The problem document for a domain error: the handler's rendering, also for the rare
+    route that must answer an error without raising it (raising would roll back its work)."""
     response = problem_response(
         request=request,
         status=exc.status,
@@ -200,6 +202,10 @@ async def _domain_error_handler(request: Request, exc: DomainError) -> JSONRespo
     for name in exc.clear_cookies:
         response.delete_cookie(name, path="/", secure=True, samesite="lax")
     return response
+
+
+async def _domain_error_handler(request: Request, exc: DomainError) -> JSONResponse:
+    return domain_error_response(request, exc)
 
 
 async def _validation_error_handler(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -11,7 +11,7 @@ from app.api.deps import ContainerDep, SessionDep
 from app.auth import schemas as auth_schemas
 from app.auth.dependencies import (
     ClientDep,
-    _check_origin,
+    check_origin,
     current_principal,
     principal_before_mfa,
 )
@@ -171,7 +171,7 @@ async def login_mfa(
     container: ContainerDep,
     client: ClientDep,
 ) -> auth_schemas.LoginResponse:
-    _check_origin(request, container)  # no login CSRF from foreign pages, as /auth/login
+    check_origin(request, container)  # no login CSRF from foreign pages, as /auth/login
     issued = await mfa.complete_login(
         challenge=body.challenge,
         mode=SessionMode.COOKIE,

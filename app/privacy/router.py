@@ -14,7 +14,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
 from app.api.deps import ContainerDep, SessionDep
-from app.auth.dependencies import ClientDep, PrincipalDep, _check_origin, require
+from app.auth.dependencies import ClientDep, PrincipalDep, check_origin, require
 from app.auth.principal import Principal
 from app.core.cookies import (
     CONSENT_COOKIE,
@@ -126,7 +126,7 @@ async def put_visitor_consent(
     privacy: PrivacyServiceDep,
     client: ClientDep,
 ) -> schemas.VisitorConsentOut:
-    _check_origin(request, container)  # no session to bind a CSRF token to: check the origin
+    check_origin(request, container)  # no session to bind a CSRF token to: check the origin
     existing = VisitorConsent.loads(container.cookies.read(request, CONSENT_COOKIE))
     stored = await privacy.set_visitor_consent(existing, choices=body.model_dump(), client=client)
     container.cookies.set(response, CONSENT_COOKIE, stored.dumps(), max_age=CONSENT_COOKIE_MAX_AGE)
