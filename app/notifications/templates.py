@@ -82,11 +82,13 @@ _SPECS: dict[EmailTemplate, _Spec] = {
         required=frozenset({"name", "how", "changed_at", "help_link"}),
     ),
     EmailTemplate.EMAIL_CHANGED_OLD_ADDRESS: _Spec(
-        subject=Template("Your Hostledger email address was changed"),
+        # Sent when a change is requested (it takes effect once the new address is confirmed)
+        # and when staff change the address: the wording is true in both cases.
+        subject=Template("Your Hostledger email address is being changed"),
         body=Template(
             "Hello $name,\n\n"
-            "the email address of your Hostledger account was changed on $changed_at to "
-            "$new_address_masked. We send this notice to your previous address.\n\n"
+            "on $changed_at a change of the email address of your Hostledger account to "
+            "$new_address_masked was made. We send this notice to your current address.\n\n"
             "If this was not you, contact support at once: $help_link"
         ),
         required=frozenset({"name", "changed_at", "new_address_masked", "help_link"}),
