@@ -142,3 +142,11 @@ async def test_foreign_keys_and_wal_are_on_for_sqlite(container: Container) -> N
         journal = (await connection.execute(text("PRAGMA journal_mode"))).scalar()
     assert foreign_keys == 1
     assert journal == "wal"
+
+
+def test_ids_made_in_one_process_strictly_increase() -> None:
+    """Many ids in the same millisecond still sort in creation order (no random tie-breaks)."""
+    ids = [new_id() for _ in range(20_000)]
+    assert ids == sorted(ids)
+    assert len(set(ids)) == len(ids)
+    assert all(value.version == 7 for value in ids[:10])
