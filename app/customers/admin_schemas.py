@@ -11,7 +11,7 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from app.models.audit import DataAccess
 from app.models.customer import Customer, CustomerNote
@@ -39,6 +39,8 @@ NoteBody = Annotated[
 class CustomerListItem(BaseModel):
     """A row of the staff listing: no email, phone, address, VAT id or date of birth."""
 
+    model_config = ConfigDict(from_attributes=True)
+
     id: uuid.UUID
     number: str
     status: str
@@ -51,17 +53,7 @@ class CustomerListItem(BaseModel):
 
     @classmethod
     def of(cls, customer: Customer) -> CustomerListItem:
-        return cls(
-            id=customer.id,
-            number=customer.number,
-            status=customer.status,
-            first_name=customer.first_name,
-            last_name=customer.last_name,
-            company=customer.company,
-            country=customer.country,
-            identity_status=customer.identity_status,
-            created_at=customer.created_at,
-        )
+        return cls.model_validate(customer)
 
 
 class CustomerStaffOut(CustomerListItem):
@@ -76,7 +68,7 @@ class CustomerStaffOut(CustomerListItem):
     city: str | None
     postal_code: str | None
     region: str | None
-    date_of_birth: date | None
+    date_of_birth: date | None = Field(validation_alias="birth_date")
     vat_id: str | None
     tax_exempt: bool
     currency: str
@@ -91,30 +83,7 @@ class CustomerStaffOut(CustomerListItem):
 
     @classmethod
     def of(cls, customer: Customer) -> CustomerStaffOut:
-        return cls(
-            **CustomerListItem.of(customer).model_dump(),
-            user_id=customer.user_id,
-            source=customer.source,
-            email=customer.email,
-            phone=customer.phone,
-            address_line1=customer.address_line1,
-            address_line2=customer.address_line2,
-            city=customer.city,
-            postal_code=customer.postal_code,
-            region=customer.region,
-            date_of_birth=customer.birth_date,
-            vat_id=customer.vat_id,
-            tax_exempt=customer.tax_exempt,
-            currency=customer.currency,
-            language=customer.language,
-            identity_note=customer.identity_note,
-            identity_verified_by_id=customer.identity_verified_by_id,
-            identity_verified_at=customer.identity_verified_at,
-            suspended_at=customer.suspended_at,
-            closed_at=customer.closed_at,
-            anonymised_at=customer.anonymised_at,
-            updated_at=customer.updated_at,
-        )
+        return cls.model_validate(customer)
 
 
 class StatusChange(BaseModel):

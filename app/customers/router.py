@@ -18,6 +18,7 @@ from app.auth.principal import Principal
 from app.core.client import ClientInfo
 from app.core.errors import problem_responses
 from app.core.pagination import Page, PageParams, page_params
+from app.customers.admin_schemas import CustomerStaffOut
 from app.customers.schemas import (
     ActivityOut,
     CustomerOut,
@@ -132,7 +133,7 @@ async def create_prospect(
 
 @router.patch(
     "/{customer_id}",
-    response_model=CustomerOut,
+    response_model=CustomerStaffOut,
     responses=problem_responses(404, 409, 422),
     summary="Change a customer's record (audited; an email change applies at once)",
 )
@@ -142,7 +143,7 @@ async def update_customer(
     principal: Writer,
     customers: CustomerServiceDep,
     client: ClientDep,
-) -> CustomerOut:
+) -> CustomerStaffOut:
     actor = _actor(principal, client)
     customer = await customers.get(customer_id)
     await customers.update(customer, values=body.changes(), actor=actor, allowed=STAFF_FIELDS)
@@ -154,12 +155,12 @@ async def update_customer(
         purpose="customers.update",
         at=customers.clock.now(),
     )
-    return customer_out(customer)
+    return CustomerStaffOut.of(customer)
 
 
 @router.post(
     "/{customer_id}/identity/verify",
-    response_model=CustomerOut,
+    response_model=CustomerStaffOut,
     responses=problem_responses(404, 422),
     summary="Mark the customer's identity as verified by staff, with a note saying how",
 )
@@ -169,8 +170,8 @@ async def verify_customer_identity(
     principal: Writer,
     customers: CustomerServiceDep,
     client: ClientDep,
-) -> CustomerOut:
+) -> CustomerStaffOut:
     customer = await customers.verify_identity(
         customer_id, note=body.note, actor=_actor(principal, client)
     )
-    return customer_out(customer)
+    return CustomerStaffOut.of(customer)

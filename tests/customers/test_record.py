@@ -228,6 +228,10 @@ async def test_staff_verify_identity_with_a_note(
     )
     assert response.status_code == 200, response.text
     assert response.json()["identity_status"] == "verified"
+    # Staff get the staff view back, the same shape GET /customers/{id} answers.
+    staff_view = (await client.get(f"{API}/customers/{customer_id}", headers=staff.headers)).json()
+    assert response.json().keys() == staff_view.keys()
+    assert response.json()["identity_note"] == "Passport checked on video call"
     async with container.database.unit_of_work() as fresh:
         row = await fresh.get(Customer, uuid.UUID(customer_id))
         assert row is not None
