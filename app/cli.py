@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -218,6 +219,101 @@ def prune_auth() -> None:
         )
 
     console.print(f"[green]pruned:[/green] {asyncio.run(_prune())}")
+
+
+@jobs.command("prune-billing")
+def prune_billing() -> None:
+    """Forget expired Idempotency-Keys, and reduce erased customers' billing records that are
+    past the legal retention period (HOSTLEDGER_BILLING_RETENTION_YEARS) to what names nobody."""
+    from app.billing.maintenance import prune_billing_state
+    from app.core.container import Container
+    from app.core.crypto import install_field_keyring
+
+    settings = _settings_or_exit()
+    container = Container.from_settings(settings)
+    install_field_keyring(container.crypto.fields)
+
+    async def _prune() -> str:
+        try:
+            report = await prune_billing_state(container)
+        finally:
+            await container.aclose()
+            await container.database.dispose()
+        return (
+            f"{report.idempotency_keys} idempotency keys, "
+            f"{report.invoices_redacted} invoice snapshots redacted, "
+            f"{report.payment_references_cleared} payment references cleared"
+        )
+
+    console.print(f"[green]pruned:[/green] {asyncio.run(_prune())}")
+
+
+@jobs.command("billing-run")
+def billing_run(
+    today: Annotated[
+        datetime | None,
+        typer.Option(formats=["%Y-%m-%d"], help="run as of this day (YYYY-MM-DD; default today)"),
+    ] = None,
+    batch_size: Annotated[
+        int | None,
+        typer.Option(min=1, max=10_000, help="services per transaction (default from settings)"),
+    ] = None,
+) -> None:
+    """Renewal invoices for active services coming due (safe to run on several hosts)."""
+    import logging
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from rich.table import Table
+
+    from app.billing.run import BillingRun, BillingRunReport
+    from app.core.container import Container
+    from app.core.crypto import install_field_keyring
+    from app.core.logging import configure_logging
+
+    settings = _settings_or_exit()
+    if not logging.getLogger().handlers:
+        configure_logging(level=settings.log_level)
+    container = Container.from_settings(settings)
+    install_field_keyring(container.crypto.fields)
+    day = today.date() if today else None
+
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console
+    ) as progress:
+        task = progress.add_task("services", total=None)
+
+        def on_batch(report: BillingRunReport) -> None:
+            progress.update(task, completed=report.services_examined)
+
+        async def _run() -> BillingRunReport:
+            run = BillingRun(container=container, batch_size=batch_size, on_batch=on_batch)
+            try:
+                due = await run.count_due(today=day or container.clock.now().date())
+                progress.update(task, total=due)
+                return await run.run(today=day)
+            finally:
+                await container.aclose()
+                await container.database.dispose()
+
+        report = asyncio.run(_run())
+
+    table = Table(title=f"billing run for {report.today} (due by {report.due_by})")
+    table.add_column("")
+    table.add_column("", justify="right")
+    for label, value in (
+        ("services examined", report.services_examined),
+        ("invoices created", report.invoices_created),
+        ("skipped (already invoiced)", report.skipped),
+        ("failed", report.failed),
+        ("batches", report.batches),
+    ):
+        table.add_row(label, str(value))
+    for currency, total in sorted(report.totals.items()):
+        table.add_row(f"total {currency} (minor units)", str(total))
+    table.add_row("duration", f"{report.duration_s:.2f} s")
+    console.print(table)
+    for passed in report.passed_over:
+        console.print(f"[yellow]passed over[/yellow] service {passed.service_id}: {passed.reason}")
 
 
 keys = typer.Typer(

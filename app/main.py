@@ -77,7 +77,12 @@ def create_app(
             allow_credentials=True,  # the SPA's cookie session
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
             allow_headers=["Content-Type", "X-CSRF-Token", "X-Request-ID", "Idempotency-Key"],
-            expose_headers=["X-Request-ID", "Retry-After"],
+            expose_headers=[
+                "X-Request-ID",
+                "Retry-After",
+                "Idempotent-Replayed",
+                "Content-Disposition",
+            ],
             max_age=600,
         )
     # Added last, so outermost: every response, CORS preflights included, carries a request id.

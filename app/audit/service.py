@@ -135,10 +135,13 @@ class DataAccessRepository(Repository[DataAccess]):
         page: PageParams,
         customer_id: uuid.UUID | None = None,
         actor_id: uuid.UUID | None = None,
+        api_key_id: uuid.UUID | None = None,
     ) -> tuple[Sequence[DataAccess], str | None]:
         statement = select(DataAccess)
         if customer_id is not None:
             statement = statement.where(DataAccess.customer_id == customer_id)
         if actor_id is not None:
             statement = statement.where(DataAccess.actor_id == actor_id)
+        if api_key_id is not None:
+            statement = statement.where(DataAccess.api_key_id == api_key_id)
         return await self.paginate(statement, page=page)

@@ -21,20 +21,38 @@ SCOPES: MappingProxyType[str, str] = MappingProxyType(
         "customers:read": "Find and read customer records (every opening is logged)",
         "customers:write": "Create prospects, change, suspend, reactivate and close customers",
         "privacy:manage": "Review erasure requests and read the staff data-access log",
+        "catalog:write": "Manage products, prices and tax rates",
+        "billing:read": "Read every customer's orders, services, invoices, payments and credit",
+        "billing:write": (
+            "Draft, issue, void and write off invoices, record payments, issue credit notes, "
+            "manage services and disputes, run billing"
+        ),
     }
 )
 
 # Scopes an API key may hold (integrations act on data, never as a person).
-API_KEY_SCOPES = frozenset({"users:read", "customers:read", "customers:write"})
+API_KEY_SCOPES = frozenset(
+    {"users:read", "customers:read", "customers:write", "billing:read", "billing:write"}
+)
 
 CUSTOMER_SCOPES = frozenset({"me"})
 
 ROLE_SCOPES: MappingProxyType[StaffRole, frozenset[str]] = MappingProxyType(
     {
         StaffRole.ADMIN: frozenset(SCOPES),
-        StaffRole.BILLING: frozenset({"me", "users:read", "customers:read", "customers:write"}),
-        StaffRole.SUPPORT: frozenset({"me", "users:read", "customers:read"}),
-        StaffRole.FRAUD_ANALYST: frozenset({"me", "users:read", "customers:read"}),
+        StaffRole.BILLING: frozenset(
+            {
+                "me",
+                "users:read",
+                "customers:read",
+                "customers:write",
+                "catalog:write",
+                "billing:read",
+                "billing:write",
+            }
+        ),
+        StaffRole.SUPPORT: frozenset({"me", "users:read", "customers:read", "billing:read"}),
+        StaffRole.FRAUD_ANALYST: frozenset({"me", "users:read", "customers:read", "billing:read"}),
     }
 )
 

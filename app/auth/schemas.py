@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -38,10 +38,17 @@ class RegisterRequest(BaseModel):
     postal_code: ContactCode | None = None
     region: ContactCode | None = Field(default=None, description="ISO 3166-2, e.g. `DE-BY`")
     vat_id: ContactCode | None = None
+    currency: ContactCode | None = Field(
+        default=None, description="preferred invoice currency, ISO 4217 (default EUR)"
+    )
+    language: ContactCode | None = Field(default=None, description="ISO 639-1 (default en)")
+    date_of_birth: date | None = Field(
+        default=None, description="only where identity checks need it; encrypted at rest"
+    )
 
     def contact(self) -> dict[str, str | None]:
         """The customer record's fields (everything but the credentials)."""
-        return self.model_dump(exclude={"email", "password"})
+        return self.model_dump(exclude={"email", "password"}, exclude_none=True)
 
 
 class LoginRequest(BaseModel):

@@ -128,6 +128,56 @@ class RateLimitSettings(BaseSettings):
     _check_limits = field_validator("*")(_check_rate_limit)
 
 
+class BillingSettings(BaseSettings):
+    """Money rules: credit, add-funds limits, idempotency, retention. Amounts in minor units."""
+
+    model_config = _group_config("BILLING_")
+
+    # Invoices and payments keep their billing snapshot this long after a customer's erasure.
+    retention_years: int = Field(default=10, ge=1, le=100)
+    # Available credit pays new invoices as they are issued.
+    auto_apply_credit: bool = True
+    add_funds_min: int = Field(default=500, ge=1)
+    add_funds_max: int = Field(default=500_000, ge=1)
+    # Idempotency keys (Stripe's semantics): kept this long; a request that died mid-flight
+    # frees its key after the lock time.
+    idempotency_ttl_seconds: int = Field(default=86_400, ge=60)
+    idempotency_lock_seconds: int = Field(default=60, ge=1)
+    billing_run_batch_size: int = Field(default=500, ge=1, le=10_000)
+
+
+class InvoiceSettings(BaseSettings):
+    model_config = _group_config("INVOICE_")
+
+    # The billing run invoices a service this many days before its next due date.
+    days_before_due: int = Field(default=14, ge=0, le=365)
+    net_terms_days: int = Field(default=7, ge=0, le=365)
+    number_prefix: str = Field(default="INV", pattern=r"^[A-Z]{1,8}$")
+    credit_note_prefix: str = Field(default="CN", pattern=r"^[A-Z]{1,8}$")
+
+
+class SellerSettings(BaseSettings):
+    """Who issues the invoices: printed on every PDF and used for the reverse-charge rule."""
+
+    model_config = _group_config("SELLER_")
+
+    name: str = "Hostledger Hosting GmbH"
+    address_lines: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["Musterstrasse 1", "10115 Berlin"]
+    )
+    country: str = Field(default="DE", pattern=r"^[A-Z]{2}$")
+    vat_id: str = "DE123456788"
+    email: str = "billing@hostledger.example"
+    bank_name: str = "Example Bank"
+    iban: str = "DE89370400440532013000"
+    bic: str = "COBADEFFXXX"
+    # Path to a TrueType font with the glyphs customers' names need (DejaVu Sans is found
+    # automatically where the system has it); without one, PDFs fall back to Latin-1.
+    pdf_font: str | None = None
+
+    _split_lists = field_validator("address_lines", mode="before")(_split_csv)
+
+
 class Settings(BaseSettings):
     """The whole configuration. Build it with `load_settings()`; inject it, never import it."""
 
@@ -150,14 +200,15 @@ class Settings(BaseSettings):
     blind_index_key: SecretStr | None = None
     # The privacy policy version a consent is given under (recorded with every consent).
     privacy_policy_version: str = Field(default="2026-11", min_length=1, max_length=32)
-    # Invoices and payments keep their billing snapshot this long after an erasure.
-    billing_retention_years: int = Field(default=10, ge=1, le=100)
 
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     session: SessionSettings = Field(default_factory=SessionSettings)
     password: PasswordSettings = Field(default_factory=PasswordSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
+    billing: BillingSettings = Field(default_factory=BillingSettings)
+    invoice: InvoiceSettings = Field(default_factory=InvoiceSettings)
+    seller: SellerSettings = Field(default_factory=SellerSettings)
 
     _split_lists = field_validator("cors_origins", "trusted_proxies", mode="before")(_split_csv)
 

@@ -109,9 +109,10 @@ async def list_customer_access_log(
     page: Paging,
     customer_id: Annotated[uuid.UUID | None, Query()] = None,
     actor_id: Annotated[uuid.UUID | None, Query(description="the staff member")] = None,
+    api_key_id: Annotated[uuid.UUID | None, Query(description="the integration's key")] = None,
 ) -> Page[DataAccessOut]:
     rows, next_cursor = await customers.access_log_page(
-        page=page, customer_id=customer_id, actor_id=actor_id
+        page=page, customer_id=customer_id, actor_id=actor_id, api_key_id=api_key_id
     )
     return Page[DataAccessOut](
         items=[DataAccessOut.of(row) for row in rows], next_cursor=next_cursor

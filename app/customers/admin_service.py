@@ -176,8 +176,11 @@ class CustomerAdminService:
         page: PageParams,
         customer_id: uuid.UUID | None = None,
         actor_id: uuid.UUID | None = None,
+        api_key_id: uuid.UUID | None = None,
     ) -> tuple[Sequence[DataAccess], str | None]:
-        return await self.access_log.listing(page=page, customer_id=customer_id, actor_id=actor_id)
+        return await self.access_log.listing(
+            page=page, customer_id=customer_id, actor_id=actor_id, api_key_id=api_key_id
+        )
 
     # ------------------------------------------------------------------ changes (audited)
 

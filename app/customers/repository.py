@@ -5,12 +5,10 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import NotFound
 from app.core.repository import Repository
-from app.models.customer import Customer, NumberSequence
+from app.models.customer import Customer
 
 
 class CustomerNotFound(NotFound):
@@ -31,37 +29,5 @@ class CustomerRepository(Repository[Customer]):
 
     async def get_for_update(self, customer_id: uuid.UUID) -> Customer | None:
         statement = select(Customer).where(Customer.id == customer_id).with_for_update()
+        statement = statement.execution_options(populate_existing=True)
         return (await self.session.scalars(statement)).first()
-
-
-class NumberSequenceRepository:
-    """Readable numbers under a row lock: concurrent takers queue on the sequence row."""
-
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def take(self, name: str) -> int:
-        """The next value of sequence `name`, creating it at 1 if missing.
-
-        `INSERT … ON CONFLICT DO NOTHING` makes the first use safe when two transactions race
-        to create the row; `SELECT … FOR UPDATE` then holds the row until commit, so no two
-        transactions read the same value (SQLite serialises writers anyway)."""
-        dialect = self.session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        await self.session.execute(
-            insert(NumberSequence)
-            .values(name=name, next_value=1)
-            .on_conflict_do_nothing(index_elements=["name"])
-        )
-        row = (
-            await self.session.scalars(
-                select(NumberSequence)
-                .where(NumberSequence.name == name)
-                .with_for_update()
-                .execution_options(populate_existing=True)
-            )
-        ).one()
-        value = row.next_value
-        row.next_value = value + 1
-        await self.session.flush()
-        return value

@@ -33,7 +33,8 @@ from app.core.crypto import CryptoKit
 from app.core.errors import FieldError, InvalidInput
 from app.core.pagination import PageParams
 from app.core.security import new_token, token_digest
-from app.customers.repository import CustomerRepository, NumberSequenceRepository
+from app.core.sequences import NumberSequenceRepository
+from app.customers.repository import CustomerRepository
 from app.customers.validation import contact_errors, validate_contact
 from app.models.audit import AuditEntry
 from app.models.customer import Customer, CustomerStatus, IdentityStatus
@@ -221,6 +222,14 @@ class CustomerService:
 
     async def get(self, customer_id: uuid.UUID) -> Customer:
         customer = await self.customers.get(customer_id)
+        if customer is None:
+            raise self.customers.not_found("No such customer.")
+        return customer
+
+    async def lock(self, customer_id: uuid.UUID) -> Customer:
+        """The record under a row lock: every money movement of one customer (credit ledger,
+        payments, credit notes) takes this lock first, so they queue instead of racing."""
+        customer = await self.customers.get_for_update(customer_id)
         if customer is None:
             raise self.customers.not_found("No such customer.")
         return customer

@@ -102,6 +102,35 @@ def _has_control(text: str) -> bool:
     return any(unicodedata.category(ch) in _FORBIDDEN_CATEGORIES for ch in text)
 
 
+def country_code(value: Any) -> str | None:
+    """The ISO 3166-1 alpha-2 code (upper-cased) `value` names, or None if it names none."""
+    code = str(value).strip().upper()
+    if len(code) != 2 or pycountry.countries.get(alpha_2=code) is None:
+        return None
+    return code
+
+
+def subdivision_code(country: str, value: str) -> str | None:
+    """The full ISO 3166-2 code (`DE-BY`) of the subdivision of `country` that `value` names,
+    as its code (`DE-BY` or `BY`) or its name (`Bayern`); None if it is not one of them."""
+    raw = value.strip()
+    subdivisions = pycountry.subdivisions.get(country_code=country) or []  # type: ignore[no-untyped-call]
+    wanted = raw.upper()
+    full = wanted if wanted.startswith(f"{country}-") else f"{country}-{wanted}"
+    for subdivision in subdivisions:
+        if subdivision.code.upper() == full or subdivision.name.casefold() == raw.casefold():
+            return str(subdivision.code)
+    return None
+
+
+def currency_code(value: Any) -> str | None:
+    """The ISO 4217 code (upper-cased) `value` names, or None if it names none."""
+    code = str(value).strip().upper()
+    if len(code) != 3 or pycountry.currencies.get(alpha_3=code) is None:
+        return None
+    return code
+
+
 class _Collector:
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix
@@ -138,10 +167,9 @@ def _country(out: _Collector, value: Any) -> str | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         out.add("country", "required", "The country is required (ISO 3166-1 alpha-2, e.g. DE).")
         return None
-    code = str(value).strip().upper()
-    if len(code) != 2 or pycountry.countries.get(alpha_2=code) is None:
+    code = country_code(value)
+    if code is None:
         out.add("country", "country_unknown", "Use an ISO 3166-1 alpha-2 country code, e.g. DE.")
-        return None
     return code
 
 
@@ -154,12 +182,9 @@ def _region(out: _Collector, value: Any, country: str | None) -> str | None:
         return None
     if country is None:
         return None  # the country's own error says what to fix first
-    subdivisions = pycountry.subdivisions.get(country_code=country) or []  # type: ignore[no-untyped-call]
-    wanted = raw.upper()
-    full = wanted if wanted.startswith(f"{country}-") else f"{country}-{wanted}"
-    for subdivision in subdivisions:
-        if subdivision.code.upper() == full or subdivision.name.casefold() == raw.casefold():
-            return str(subdivision.code)
+    code = subdivision_code(country, raw)
+    if code is not None:
+        return code
     out.add(
         "region",
         "region_not_in_country",
@@ -260,10 +285,9 @@ def _stdnum_code(exc: StdnumError) -> str:
 
 
 def _currency(out: _Collector, value: Any) -> str | None:
-    code = str(value).strip().upper()
-    if len(code) != 3 or pycountry.currencies.get(alpha_3=code) is None:
+    code = currency_code(value)
+    if code is None:
         out.add("currency", "currency_unknown", "Use an ISO 4217 currency code, e.g. EUR.")
-        return None
     return code
 
 

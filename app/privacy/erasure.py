@@ -2,7 +2,7 @@
 
 Billing registers its blocker here when it arrives (`register_erasure_blocker`): a function
 that returns a reason the customer can read, or None. Invoices and payments then keep their
-own billing snapshot for `Settings.billing_retention_years`; this module only overwrites the
+own billing snapshot for `Settings.billing.retention_years`; this module only overwrites the
 customer's record and the account.
 """
 

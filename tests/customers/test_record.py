@@ -87,6 +87,29 @@ async def test_registration_creates_a_numbered_normalised_customer(
     assert record["city"] == "München"
 
 
+async def test_registration_takes_billing_preferences_and_birth_date(
+    client: httpx.AsyncClient,
+) -> None:
+    """P1: preferred currency and language and an optional date of birth are given at
+    registration, validated like every other field."""
+    me = await register_customer(client, currency="chf", language="DE", date_of_birth="1990-04-30")
+    record = (await client.get(f"{API}/me", headers=me.headers)).json()
+    assert (record["currency"], record["language"], record["date_of_birth"]) == (
+        "CHF",
+        "de",
+        "1990-04-30",
+    )
+    response = await client.post(
+        REGISTER,
+        json=registration(
+            email="other@example.com", currency="XXQ", language="zz", date_of_birth="2030-01-01"
+        ),
+    )
+    assert response.status_code == 422, response.text
+    found = {(e["field"], e["code"]) for e in response.json()["errors"]}
+    assert {"body.currency", "body.language", "body.date_of_birth"} <= {f for f, _ in found}
+
+
 async def test_every_invalid_field_is_named_at_once(client: httpx.AsyncClient) -> None:
     """P1: one answer names every invalid field (phone, VAT check digit, region, postal code,
     control characters) together with the password's problem, without echoing values."""

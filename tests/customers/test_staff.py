@@ -522,6 +522,13 @@ async def test_api_key_with_customers_read_lists_and_its_access_is_logged(
 
     log = await client.get(ACCESS_LOG, headers=admin.headers)
     assert log.json()["items"][0]["api_key_id"] == key["id"]
+    await client.get(f"{CUSTOMERS}/{customer.id}", headers=admin.headers)  # a person's opening
+    by_key = await client.get(ACCESS_LOG, params={"api_key_id": key["id"]}, headers=admin.headers)
+    assert [item["api_key_id"] for item in by_key.json()["items"]] == [key["id"]]
+    other_key = await client.get(
+        ACCESS_LOG, params={"api_key_id": str(uuid.uuid4())}, headers=admin.headers
+    )
+    assert other_key.json()["items"] == []
     refused = await client.post(
         f"{CUSTOMERS}/{customer.id}/suspend", json={"reason": "x"}, headers=headers
     )

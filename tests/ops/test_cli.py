@@ -81,3 +81,10 @@ def test_prune_auth_job_runs(cli_env: str) -> None:
     result = runner.invoke(cli, ["jobs", "prune-auth"])
     assert result.exit_code == 0, result.output
     assert "pruned:" in result.output
+
+
+def test_prune_billing_job_runs(cli_env: str) -> None:
+    assert runner.invoke(cli, ["migrate"]).exit_code == 0
+    result = runner.invoke(cli, ["jobs", "prune-billing"])
+    assert result.exit_code == 0, result.output
+    assert "0 idempotency keys, 0 invoice snapshots redacted" in result.output

@@ -1,0 +1,1 @@
+"""Billing: invoices, payments, the credit ledger, credit notes, disputes and the billing run."""

@@ -1,0 +1,218 @@
+"""Every query on invoices, their lines and the credit ledger."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import ColumnElement, Row, Select, case, func, select
+from sqlalchemy.orm import defer
+
+from app.billing.access import BillingViewer
+from app.billing.errors import InvoiceNotFound
+from app.core.pagination import PageParams, decode_cursor, encode_cursor
+from app.core.repository import Repository
+from app.models.invoice import Invoice, InvoiceLine, InvoiceStatus
+from app.models.payment import CreditEntry
+
+
+@dataclass(frozen=True)
+class InvoiceFilter:
+    status: InvoiceStatus | None = None
+    customer_id: uuid.UUID | None = None
+    due_from: date | None = None  # inclusive
+    due_to: date | None = None  # inclusive
+    overdue_on: date | None = None  # open and due before this day
+
+
+# What a listing shows: only plain columns (no buyer snapshot to decrypt), and `amount_due`
+# computed by the database the way `Invoice.amount_due` computes it.
+AMOUNT_DUE: ColumnElement[int] = case(
+    (
+        Invoice.status.in_((InvoiceStatus.OPEN.value, InvoiceStatus.PAID.value)),
+        Invoice.total - Invoice.amount_paid - Invoice.amount_credited,
+    ),
+    else_=0,
+).label("amount_due")
+SUMMARY_COLUMNS: tuple[Any, ...] = (
+    Invoice.id,
+    Invoice.number,
+    Invoice.customer_id,
+    Invoice.kind,
+    Invoice.status,
+    Invoice.currency,
+    Invoice.subtotal,
+    Invoice.tax_total,
+    Invoice.total,
+    Invoice.amount_paid,
+    Invoice.amount_credited,
+    AMOUNT_DUE,
+    Invoice.issued_at,
+    Invoice.due_date,
+    Invoice.paid_at,
+)
+
+
+class InvoiceRepository(Repository[Invoice]):
+    model = Invoice
+    not_found = InvoiceNotFound
+
+    def readable(self, viewer: BillingViewer) -> Select[Invoice]:
+        statement = select(Invoice)
+        condition = viewer.owns(Invoice.customer_id)
+        return statement if condition is None else statement.where(condition)
+
+    async def get_readable(self, invoice_id: uuid.UUID, *, viewer: BillingViewer) -> Invoice:
+        statement = self.readable(viewer).where(Invoice.id == invoice_id)
+        invoice = (await self.session.scalars(statement)).first()
+        if invoice is None:
+            raise InvoiceNotFound("No such invoice.")
+        return invoice
+
+    async def get_for_update(self, invoice_id: uuid.UUID) -> Invoice:
+        statement = (
+            select(Invoice)
+            .where(Invoice.id == invoice_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        invoice = (await self.session.scalars(statement)).first()
+        if invoice is None:
+            raise InvoiceNotFound("No such invoice.")
+        return invoice
+
+    def filtered(self, viewer: BillingViewer, search: InvoiceFilter) -> Select[Invoice]:
+        statement = self.readable(viewer)
+        if search.status is not None:
+            statement = statement.where(Invoice.status == search.status.value)
+        if search.customer_id is not None:
+            statement = statement.where(Invoice.customer_id == search.customer_id)
+        if search.due_from is not None:
+            statement = statement.where(Invoice.due_date >= search.due_from)
+        if search.due_to is not None:
+            statement = statement.where(Invoice.due_date <= search.due_to)
+        if search.overdue_on is not None:
+            statement = statement.where(
+                Invoice.status == InvoiceStatus.OPEN.value, Invoice.due_date < search.overdue_on
+            )
+        return statement
+
+    async def page(
+        self, *, viewer: BillingViewer, search: InvoiceFilter, page: PageParams
+    ) -> tuple[Sequence[Invoice], str | None]:
+        return await self.paginate(self.filtered(viewer, search), page=page)
+
+    async def summary_page(
+        self, *, viewer: BillingViewer, search: InvoiceFilter, page: PageParams
+    ) -> tuple[Sequence[Row[Any]], str | None]:
+        """One SELECT of the summary columns, newest first, keyset on id (for a customer it
+        walks `ix_invoices_customer_id_id` backwards)."""
+        statement = self.filtered(viewer, search).with_only_columns(*SUMMARY_COLUMNS)
+        if page.cursor is not None:
+            statement = statement.where(Invoice.id < decode_cursor(page.cursor))
+        statement = statement.order_by(Invoice.id.desc()).limit(page.limit + 1)
+        rows = (await self.session.execute(statement)).all()
+        has_more = len(rows) > page.limit
+        rows = rows[: page.limit]
+        next_cursor = encode_cursor(rows[-1].id) if has_more and rows else None
+        return rows, next_cursor
+
+    async def batches(
+        self, *, viewer: BillingViewer, search: InvoiceFilter, size: int
+    ) -> AsyncIterator[Sequence[Invoice]]:
+        """Every matching invoice, newest first, `size` rows per query (keyset on id)."""
+        after: uuid.UUID | None = None
+        while True:
+            # The export has no personal data: the buyer snapshot is neither read nor decrypted.
+            statement = self.filtered(viewer, search).options(
+                defer(Invoice.buyer_snapshot, raiseload=True)
+            )
+            if after is not None:
+                statement = statement.where(Invoice.id < after)
+            statement = statement.order_by(Invoice.id.desc()).limit(size)
+            rows = (await self.session.scalars(statement)).all()
+            if rows:
+                yield rows
+            if len(rows) < size:
+                return
+            after = rows[-1].id
+            self.session.expunge_all()
+
+    async def lines(self, invoice_id: uuid.UUID) -> list[InvoiceLine]:
+        statement = (
+            select(InvoiceLine)
+            .where(InvoiceLine.invoice_id == invoice_id)
+            .order_by(InvoiceLine.position)
+        )
+        return list((await self.session.scalars(statement)).all())
+
+    async def lines_of_many(
+        self, invoice_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, list[InvoiceLine]]:
+        grouped: dict[uuid.UUID, list[InvoiceLine]] = {invoice_id: [] for invoice_id in invoice_ids}
+        if not invoice_ids:
+            return grouped
+        statement = (
+            select(InvoiceLine)
+            .where(InvoiceLine.invoice_id.in_(invoice_ids))
+            .order_by(InvoiceLine.invoice_id, InvoiceLine.position)
+        )
+        for line in (await self.session.scalars(statement)).all():
+            grouped[line.invoice_id].append(line)
+        return grouped
+
+    async def next_position(self, invoice_id: uuid.UUID) -> int:
+        statement = select(func.coalesce(func.max(InvoiceLine.position), 0)).where(
+            InvoiceLine.invoice_id == invoice_id
+        )
+        return int((await self.session.scalar(statement)) or 0) + 1
+
+    async def unpaid_count(self, customer_id: uuid.UUID) -> int:
+        statement = select(func.count()).where(
+            Invoice.customer_id == customer_id, Invoice.status == InvoiceStatus.OPEN.value
+        )
+        return int((await self.session.scalar(statement)) or 0)
+
+
+class CreditLedgerRepository(Repository[CreditEntry]):
+    model = CreditEntry
+
+    async def last_entry(self, *, customer_id: uuid.UUID, currency: str) -> CreditEntry | None:
+        statement = (
+            select(CreditEntry)
+            .where(CreditEntry.customer_id == customer_id, CreditEntry.currency == currency)
+            .order_by(CreditEntry.sequence.desc())
+            .limit(1)
+        )
+        return (await self.session.scalars(statement)).first()
+
+    async def balances(self, *, customer_id: uuid.UUID) -> dict[str, int]:
+        """The balance per currency: the latest entry's running balance."""
+        latest = (
+            select(CreditEntry.currency, func.max(CreditEntry.sequence).label("sequence"))
+            .where(CreditEntry.customer_id == customer_id)
+            .group_by(CreditEntry.currency)
+            .subquery()
+        )
+        statement = (
+            select(CreditEntry.currency, CreditEntry.balance_after)
+            .join(
+                latest,
+                (CreditEntry.currency == latest.c.currency)
+                & (CreditEntry.sequence == latest.c.sequence),
+            )
+            .where(CreditEntry.customer_id == customer_id)
+        )
+        rows = (await self.session.execute(statement)).all()
+        return {currency: balance for currency, balance in rows}
+
+    async def entries_page(
+        self, *, customer_id: uuid.UUID, currency: str | None, page: PageParams
+    ) -> tuple[Sequence[CreditEntry], str | None]:
+        statement = select(CreditEntry).where(CreditEntry.customer_id == customer_id)
+        if currency is not None:
+            statement = statement.where(CreditEntry.currency == currency)
+        return await self.paginate(statement, page=page)

@@ -1,0 +1,149 @@
+"""/services: customers' hosting services. A customer reads their own, staff with
+`billing:read` everyone's (404 for another customer's); staff with `billing:write` suspend,
+unsuspend, terminate and cancel them (audited)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends, Query
+
+from app.api.deps import ContainerDep, SessionDep
+from app.auth.dependencies import ClientDep, PrincipalDep, require
+from app.auth.principal import Principal
+from app.billing.access import viewer_for
+from app.core.errors import problem_responses
+from app.core.pagination import Page, PageParams, page_params
+from app.hosting.repository import ServiceFilter
+from app.hosting.schemas import ServiceOut, ServiceStatusChange
+from app.hosting.service import HostingService, ServiceAction
+from app.models.order import ServiceStatus
+
+router = APIRouter(prefix="/services", tags=["services"], responses=problem_responses(401, 403))
+
+Writer = Annotated[Principal, require("billing:write")]
+Paging = Annotated[PageParams, Depends(page_params)]
+OptionalReason = Annotated[ServiceStatusChange | None, Body()]
+
+
+async def get_hosting_service(session: SessionDep, container: ContainerDep) -> HostingService:
+    return HostingService(session=session, container=container)
+
+
+HostingDep = Annotated[HostingService, Depends(get_hosting_service)]
+
+
+@router.get(
+    "",
+    response_model=Page[ServiceOut],
+    responses=problem_responses(400, 422),
+    summary="List hosting services, newest first (a customer's own, or everyone's for staff)",
+)
+async def list_services(
+    principal: PrincipalDep,
+    services: HostingDep,
+    page: Paging,
+    status_: Annotated[ServiceStatus | None, Query(alias="status")] = None,
+    customer_id: Annotated[uuid.UUID | None, Query()] = None,
+) -> Page[ServiceOut]:
+    rows, next_cursor = await services.page(
+        viewer=viewer_for(principal),
+        search=ServiceFilter(status=status_, customer_id=customer_id),
+        page=page,
+    )
+    return Page[ServiceOut](items=[ServiceOut.of(row) for row in rows], next_cursor=next_cursor)
+
+
+@router.get(
+    "/{service_id}",
+    response_model=ServiceOut,
+    responses=problem_responses(404),
+    summary="One hosting service",
+)
+async def get_service(
+    service_id: uuid.UUID, principal: PrincipalDep, services: HostingDep
+) -> ServiceOut:
+    return ServiceOut.of(await services.get(service_id, viewer=viewer_for(principal)))
+
+
+async def _change(
+    services: HostingService,
+    principal: Principal,
+    client: ClientDep,
+    service_id: uuid.UUID,
+    action: ServiceAction,
+    body: ServiceStatusChange | None,
+) -> ServiceOut:
+    service = await services.change_status(
+        service_id=service_id,
+        action=action,
+        principal=principal,
+        client=client,
+        reason=body.reason if body is not None else None,
+    )
+    return ServiceOut.of(service)
+
+
+@router.post(
+    "/{service_id}/suspend",
+    response_model=ServiceOut,
+    responses=problem_responses(404, 409, 422),
+    summary="Suspend an active service",
+)
+async def suspend_service(
+    service_id: uuid.UUID,
+    principal: Writer,
+    services: HostingDep,
+    client: ClientDep,
+    body: OptionalReason = None,
+) -> ServiceOut:
+    return await _change(services, principal, client, service_id, ServiceAction.SUSPEND, body)
+
+
+@router.post(
+    "/{service_id}/unsuspend",
+    response_model=ServiceOut,
+    responses=problem_responses(404, 409, 422),
+    summary="Reactivate a suspended service",
+)
+async def unsuspend_service(
+    service_id: uuid.UUID,
+    principal: Writer,
+    services: HostingDep,
+    client: ClientDep,
+    body: OptionalReason = None,
+) -> ServiceOut:
+    return await _change(services, principal, client, service_id, ServiceAction.UNSUSPEND, body)
+
+
+@router.post(
+    "/{service_id}/terminate",
+    response_model=ServiceOut,
+    responses=problem_responses(404, 409, 422),
+    summary="Terminate an active or suspended service (final)",
+)
+async def terminate_service(
+    service_id: uuid.UUID,
+    principal: Writer,
+    services: HostingDep,
+    client: ClientDep,
+    body: OptionalReason = None,
+) -> ServiceOut:
+    return await _change(services, principal, client, service_id, ServiceAction.TERMINATE, body)
+
+
+@router.post(
+    "/{service_id}/cancel",
+    response_model=ServiceOut,
+    responses=problem_responses(404, 409, 422),
+    summary="Cancel a pending, active or suspended service (final)",
+)
+async def cancel_service(
+    service_id: uuid.UUID,
+    principal: Writer,
+    services: HostingDep,
+    client: ClientDep,
+    body: OptionalReason = None,
+) -> ServiceOut:
+    return await _change(services, principal, client, service_id, ServiceAction.CANCEL, body)

@@ -1,0 +1,1 @@
+"""Payments, the credit balance endpoints, credit notes and disputes."""
