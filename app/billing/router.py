@@ -17,7 +17,6 @@ from fastapi.responses import StreamingResponse
 from pydantic import TypeAdapter
 
 from app.api.deps import ContainerDep, SessionDep, SettingsDep
-from app.audit.service import Actor
 from app.auth.dependencies import ClientDep, PrincipalDep, require
 from app.auth.principal import Principal
 from app.billing.access import viewer_for
@@ -33,10 +32,9 @@ from app.billing.schemas import (
     LineIn,
 )
 from app.billing.service import InvoiceService, stream_invoices_csv
-from app.core.client import ClientInfo
 from app.core.errors import problem_responses
 from app.core.pagination import Page, PageParams, page_params
-from app.customers.service import actor_for
+from app.customers.admin_service import actor_of
 from app.models.invoice import Invoice, InvoiceStatus
 
 router = APIRouter(prefix="/invoices", tags=["invoices"], responses=problem_responses(401, 403))
@@ -75,15 +73,6 @@ async def invoice_filter(
 
 
 FilterDep = Annotated[InvoiceFilter, Depends(invoice_filter)]
-
-
-def _actor(principal: Principal, client: ClientInfo) -> Actor:
-    return actor_for(
-        user_id=principal.user_id,
-        api_key_id=principal.api_key_id,
-        is_staff=principal.is_staff,
-        ip=client.ip,
-    )
 
 
 def pdf_filename(invoice: Invoice) -> str:
@@ -193,7 +182,7 @@ async def create_invoice(
         currency=body.currency,
         lines=[line.to_line() for line in body.lines],
         memo=body.memo,
-        actor=_actor(principal, client),
+        actor=actor_of(principal, client),
     )
     return InvoiceDetail.of(await invoices.with_lines(invoice))
 
@@ -216,7 +205,7 @@ async def add_funds(
         customer_id=body.customer_id,
         amount=body.amount,
         currency=body.currency,
-        actor=_actor(principal, client),
+        actor=actor_of(principal, client),
     )
     return InvoiceDetail.of(await invoices.with_lines(invoice))
 
@@ -236,7 +225,7 @@ async def add_invoice_line(
     client: ClientDep,
 ) -> InvoiceDetail:
     invoice = await invoices.add_line(
-        invoice_id=invoice_id, line=body.to_line(), actor=_actor(principal, client)
+        invoice_id=invoice_id, line=body.to_line(), actor=actor_of(principal, client)
     )
     return InvoiceDetail.of(await invoices.with_lines(invoice))
 
@@ -251,7 +240,7 @@ async def add_invoice_line(
 async def delete_invoice(
     invoice_id: uuid.UUID, principal: Writer, invoices: InvoiceServiceDep, client: ClientDep
 ) -> Response:
-    await invoices.delete_draft(invoice_id=invoice_id, actor=_actor(principal, client))
+    await invoices.delete_draft(invoice_id=invoice_id, actor=actor_of(principal, client))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -264,7 +253,7 @@ async def delete_invoice(
 async def issue_invoice(
     invoice_id: uuid.UUID, principal: Writer, invoices: InvoiceServiceDep, client: ClientDep
 ) -> InvoiceDetail:
-    invoice = await invoices.issue(invoice_id=invoice_id, actor=_actor(principal, client))
+    invoice = await invoices.issue(invoice_id=invoice_id, actor=actor_of(principal, client))
     return InvoiceDetail.of(await invoices.with_lines(invoice))
 
 
@@ -286,7 +275,7 @@ async def void_invoice(
 ) -> InvoiceDetail:
     invoice = await invoices.void(
         invoice_id=invoice_id,
-        actor=_actor(principal, client),
+        actor=actor_of(principal, client),
         reason=body.reason if body else None,
     )
     return InvoiceDetail.of(await invoices.with_lines(invoice))
@@ -307,7 +296,7 @@ async def write_off_invoice(
 ) -> InvoiceDetail:
     invoice = await invoices.write_off(
         invoice_id=invoice_id,
-        actor=_actor(principal, client),
+        actor=actor_of(principal, client),
         reason=body.reason if body else None,
     )
     return InvoiceDetail.of(await invoices.with_lines(invoice))
@@ -330,6 +319,6 @@ async def apply_invoice_credit(
         viewer=viewer_for(principal),
         invoice_id=invoice_id,
         amount=body.amount if body else None,
-        actor=_actor(principal, client),
+        actor=actor_of(principal, client),
     )
     return InvoiceDetail.of(await invoices.with_lines(invoice))
