@@ -12,7 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 
 from app import __doc__ as app_description
-from app.api.router import api_router
+from app.api.router import include_api
 from app.auth.openapi import declare_security
 from app.core.clock import Clock
 from app.core.config import Settings, load_settings
@@ -22,6 +22,7 @@ from app.core.errors import install_error_handlers
 from app.core.logging import configure_logging
 from app.core.middleware import RequestContextMiddleware
 from app.core.openapi import build_openapi
+from app.fraud import hooks  # noqa: F401 - the fraud check on every order and registration
 from app.health.router import router as health_router
 
 API_VERSION = "0.1.0"
@@ -69,7 +70,7 @@ def create_app(
     app.state.container = container
     install_error_handlers(app)
     app.include_router(health_router)
-    app.include_router(api_router)
+    include_api(app)
     if settings.allowed_origins:
         app.add_middleware(
             CORSMiddleware,

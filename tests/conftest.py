@@ -107,14 +107,27 @@ def clock() -> FrozenClock:
 
 
 @pytest.fixture
+def country_table() -> dict[str, str]:
+    """The IP-to-country table the app sees (public addresses only; a test adds its own)."""
+    return {}
+
+
+@pytest.fixture
 async def container(
-    settings: Settings, database: Database, clock: FrozenClock
+    settings: Settings, database: Database, clock: FrozenClock, country_table: dict[str, str]
 ) -> AsyncIterator[Container]:
     from app.core.crypto import CryptoKit
+    from app.fraud.geo import StaticLookup
 
     crypto = CryptoKit(settings.secrets)
     install_field_keyring(crypto.fields)
-    built = Container(settings=settings, database=database, crypto=crypto, clock=clock)
+    built = Container(
+        settings=settings,
+        database=database,
+        crypto=crypto,
+        clock=clock,
+        country_lookup=StaticLookup(country_table),
+    )
     yield built
     await built.aclose()
     await _truncate_all(database)

@@ -27,6 +27,11 @@ SCOPES: MappingProxyType[str, str] = MappingProxyType(
             "Draft, issue, void and write off invoices, record payments, issue credit notes, "
             "manage services and disputes, run billing"
         ),
+        "fraud:read": "Read fraud checks, the review queue, rules, lists and statistics",
+        "fraud:write": (
+            "Decide reviews, label outcomes, tune rules, manage blocklists and network lists, "
+            "set credit limits"
+        ),
     }
 )
 
@@ -52,7 +57,9 @@ ROLE_SCOPES: MappingProxyType[StaffRole, frozenset[str]] = MappingProxyType(
             }
         ),
         StaffRole.SUPPORT: frozenset({"me", "users:read", "customers:read", "billing:read"}),
-        StaffRole.FRAUD_ANALYST: frozenset({"me", "users:read", "customers:read", "billing:read"}),
+        StaffRole.FRAUD_ANALYST: frozenset(
+            {"me", "users:read", "customers:read", "billing:read", "fraud:read", "fraud:write"}
+        ),
     }
 )
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -290,9 +290,13 @@ class AuthService:
         last_name: str,
         client: ClientInfo,
         extra_errors: Sequence[FieldError] = (),
+        screen: Callable[[], Awaitable[None]] | None = None,
     ) -> User:
         """`extra_errors`: the caller's own findings on other fields (the customer's contact
-        details), reported in one answer together with the email and password errors (P1)."""
+        details), reported in one answer together with the email and password errors (P1).
+        `screen` runs once the input is valid, before anything is written, inside the
+        credential gate (so a burst of registrations cannot hold every database connection
+        while it waits for a hashing slot); it refuses by raising."""
         errors = list(extra_errors)
         try:
             normalized = normalize_email(email)
@@ -307,6 +311,8 @@ class AuthService:
             raise InvalidInput(errors)
         async with self.container.credential_gate.slot():
             await self.throttle(self._rules.register_per_ip, client.ip or "unknown")
+            if screen is not None:
+                await screen()
             password_hash = await self.container.hasher.hash(password)
         user = await create_user(
             session=self.session,

@@ -1,12 +1,9 @@
 """The per-request credential check's reads and stamps, on the fastest path each database has.
 
 Every authenticated request looks its session up, so this path is measured (`make bench`).
-The statements are defined once, as SQLAlchemy Core, and run:
-
-- on PostgreSQL, straight on psycopg connections from a small `psycopg_pool` pool in
-  autocommit: one round trip, no ORM unit of work, no SQLAlchemy pool checkout (which we
-  measured at about 0.4 ms per request, more than the query itself);
-- on SQLite (the laptop default), through SQLAlchemy's autocommit read engine.
+The statements are defined once, as SQLAlchemy Core, and run on the app's `HotReader`
+(`app.core.hot_reads`): raw psycopg in autocommit on PostgreSQL, SQLAlchemy's autocommit read
+engine on SQLite.
 
 Both return the same frozen snapshots (`AuthSession`, `AuthUser`): what authorisation and
 `GET /auth/me` need, nothing that could be mutated by accident. Handlers that change the
@@ -16,21 +13,15 @@ user load the ORM row in their own unit of work.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any
 
 from sqlalchemy import Select, bindparam, select, update
-from sqlalchemy.dialects import postgresql
-from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.elements import ColumnElement
-from sqlalchemy.types import TypeDecorator
 
-from app.core.db import Database
-
-if TYPE_CHECKING:
-    from psycopg_pool import AsyncConnectionPool
+from app.core.hot_reads import CompiledQuery, HotReader
 from app.models.session import UserSession
 from app.models.user import User, UserKind
 
@@ -95,6 +86,10 @@ TOUCH = (
     .values(last_seen_at=bindparam("at"))
 )
 
+BY_TOKEN_HASH_QUERY = CompiledQuery(BY_TOKEN_HASH)
+BY_ID_QUERY = CompiledQuery(BY_ID)
+TOUCH_QUERY = CompiledQuery(TOUCH)
+
 Found = tuple[AuthSession, AuthUser]
 
 
@@ -105,149 +100,21 @@ def _from_row(values: Sequence[Any]) -> Found:
     return session, user
 
 
-class SessionStore(Protocol):
-    async def find_by_token_hash(self, token_hash: str) -> Found | None: ...
+class SessionStore:
+    """The session lookups and the "last seen" stamp, on the app's shared `HotReader`."""
 
-    async def find_by_id(self, session_id: uuid.UUID) -> Found | None: ...
+    def __init__(self, reader: HotReader) -> None:
+        self._reader = reader
 
-    async def touch(self, session_id: uuid.UUID, *, at: datetime) -> None: ...
-
-    async def close(self) -> None: ...
-
-
-class SqlAlchemySessionStore:
-    """SQLite (and any database without the psycopg fast path): the autocommit read engine."""
-
-    def __init__(self, database: Database) -> None:
-        self._engine = database.read_engine
-
-    async def _one(self, statement: Select[Any], params: dict[str, Any]) -> Found | None:
-        async with self._engine.connect() as connection:
-            row = (await connection.execute(statement, params)).first()
-        return _from_row(tuple(row)) if row is not None else None
+    async def _one(self, query: CompiledQuery, params: dict[str, Any]) -> Found | None:
+        row = await self._reader.fetch_one(query, params)
+        return _from_row(row) if row is not None else None
 
     async def find_by_token_hash(self, token_hash: str) -> Found | None:
-        return await self._one(BY_TOKEN_HASH, {"token_hash": token_hash})
+        return await self._one(BY_TOKEN_HASH_QUERY, {"token_hash": token_hash})
 
     async def find_by_id(self, session_id: uuid.UUID) -> Found | None:
-        return await self._one(BY_ID, {"session_id": session_id})
+        return await self._one(BY_ID_QUERY, {"session_id": session_id})
 
     async def touch(self, session_id: uuid.UUID, *, at: datetime) -> None:
-        async with self._engine.connect() as connection:
-            await connection.execute(TOUCH, {"session_id": session_id, "at": at})
-
-    async def close(self) -> None:
-        """The engine belongs to the `Database`, which disposes of it."""
-
-
-class _CompiledStatement:
-    """A Core statement compiled once for psycopg, with the result processing SQLAlchemy
-    would apply (our TypeDecorators: decryption, UTC) reproduced per column."""
-
-    def __init__(self, statement: Any, dialect: Dialect) -> None:
-        compiled = statement.compile(dialect=dialect)
-        self.sql: str = str(compiled)
-        self._bind_processors: dict[str, Callable[[Any], Any]] = {}
-        for name, bind in compiled.binds.items():
-            processor = bind.type._cached_bind_processor(dialect)
-            if processor is not None:
-                self._bind_processors[name] = processor
-        columns = getattr(statement, "selected_columns", [])
-        self._result_processors: list[Callable[[Any], Any] | None] = [
-            _result_processor(column.type, dialect) for column in columns
-        ]
-
-    def params(self, values: dict[str, Any]) -> dict[str, Any]:
-        out = {}
-        for name, value in values.items():
-            processor = self._bind_processors.get(name)
-            out[name] = processor(value) if processor else value
-        return out
-
-    def process(self, row: Sequence[Any]) -> list[Any]:
-        return [
-            processor(value) if processor is not None else value
-            for processor, value in zip(self._result_processors, row, strict=True)
-        ]
-
-
-def _result_processor(type_: Any, dialect: Dialect) -> Callable[[Any], Any] | None:
-    if isinstance(type_, TypeDecorator):
-        decorator = type_
-
-        def process(value: Any) -> Any:
-            return decorator.process_result_value(value, dialect)
-
-        return process
-    return None
-
-
-class PsycopgSessionStore:
-    """PostgreSQL: psycopg connections from `psycopg_pool`, autocommit, prepared statements."""
-
-    def __init__(self, *, conninfo: str, min_size: int, max_size: int, timeout: float) -> None:
-        dialect = postgresql.dialect(paramstyle="pyformat")  # type: ignore[no-untyped-call]
-        self._by_token = _CompiledStatement(BY_TOKEN_HASH, dialect)
-        self._by_id = _CompiledStatement(BY_ID, dialect)
-        self._touch = _CompiledStatement(TOUCH, dialect)
-        self._conninfo = conninfo
-        self._sizes = (min_size, max_size)
-        self._timeout = timeout
-        self._pool: AsyncConnectionPool | None = None
-
-    async def _open_pool(self) -> AsyncConnectionPool:
-        """Opened on first use, inside the serving event loop (the pool runs tasks on it);
-        after `close()` the next use opens a new one."""
-        if self._pool is None:
-            from psycopg_pool import AsyncConnectionPool
-
-            pool = AsyncConnectionPool(
-                self._conninfo,
-                min_size=self._sizes[0],
-                max_size=self._sizes[1],
-                timeout=self._timeout,
-                kwargs={"autocommit": True},
-                open=False,
-            )
-            await pool.open()
-            self._pool = pool
-        return self._pool
-
-    async def _one(self, statement: _CompiledStatement, values: dict[str, Any]) -> Found | None:
-        pool = await self._open_pool()
-        async with pool.connection() as connection:
-            cursor = await connection.execute(statement.sql, statement.params(values))
-            row = await cursor.fetchone()
-        return _from_row(statement.process(row)) if row is not None else None
-
-    async def find_by_token_hash(self, token_hash: str) -> Found | None:
-        return await self._one(self._by_token, {"token_hash": token_hash})
-
-    async def find_by_id(self, session_id: uuid.UUID) -> Found | None:
-        return await self._one(self._by_id, {"session_id": session_id})
-
-    async def touch(self, session_id: uuid.UUID, *, at: datetime) -> None:
-        pool = await self._open_pool()
-        async with pool.connection() as connection:
-            await connection.execute(
-                self._touch.sql,
-                self._touch.params({"session_id": session_id, "at": at}),
-            )
-
-    async def close(self) -> None:
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            await pool.close()
-
-
-def build_session_store(database: Database, *, pool_size: int, timeout: float) -> SessionStore:
-    engine = database.engine
-    if engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg":
-        url = engine.url.set(drivername="postgresql")
-        return PsycopgSessionStore(
-            conninfo=url.render_as_string(hide_password=False),
-            min_size=1,
-            max_size=pool_size,
-            timeout=timeout,
-        )
-    return SqlAlchemySessionStore(database)
+        await self._reader.execute(TOUCH_QUERY, {"session_id": session_id, "at": at})

@@ -36,9 +36,15 @@ class BillingViewer:
         """The filter to add to a statement over rows with this customer column (None: all)."""
         if self.user_id is None:
             return None
-        own_customer = select(Customer.id).where(Customer.user_id == self.user_id)
-        condition: ColumnElement[bool] = customer_column == own_customer.scalar_subquery()
-        return condition
+        return own_rows(customer_column, user_id=self.user_id)
+
+
+def own_rows(customer_column: Any, *, user_id: Any) -> ColumnElement[bool]:
+    """Rows of the customer record of the account `user_id` (a value, or a `bindparam` for a
+    statement built once and run for many viewers)."""
+    own_customer = select(Customer.id).where(Customer.user_id == user_id)
+    condition: ColumnElement[bool] = customer_column == own_customer.scalar_subquery()
+    return condition
 
 
 def viewer_for(principal: Principal) -> BillingViewer:

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, case, func, select
+from sqlalchemy import ColumnElement, Integer, Select, bindparam, case, func, or_, select
 from sqlalchemy.orm import defer
 
-from app.billing.access import BillingViewer
+from app.billing.access import BillingViewer, own_rows
 from app.billing.errors import InvoiceNotFound
+from app.core.hot_reads import CompiledQuery, HotReader
 from app.core.pagination import PageParams, decode_cursor, encode_cursor
 from app.core.repository import Repository
 from app.models.invoice import Invoice, InvoiceLine, InvoiceStatus
@@ -32,7 +34,8 @@ class InvoiceFilter:
 # computed by the database the way `Invoice.amount_due` computes it.
 AMOUNT_DUE: ColumnElement[int] = case(
     (
-        Invoice.status.in_((InvoiceStatus.OPEN.value, InvoiceStatus.PAID.value)),
+        # OR, not IN: an expanding IN cannot be compiled once for the hot reader.
+        or_(Invoice.status == InvoiceStatus.OPEN.value, Invoice.status == InvoiceStatus.PAID.value),
         Invoice.total - Invoice.amount_paid - Invoice.amount_credited,
     ),
     else_=0,
@@ -54,6 +57,81 @@ SUMMARY_COLUMNS: tuple[Any, ...] = (
     Invoice.due_date,
     Invoice.paid_at,
 )
+
+
+def filter_values(viewer: BillingViewer, search: InvoiceFilter) -> dict[str, Any]:
+    """The bound values of a filtered statement; which names are present is its shape."""
+    values: dict[str, Any] = {}
+    if viewer.user_id is not None:
+        values["viewer_user_id"] = viewer.user_id
+    if search.status is not None:
+        values["status"] = search.status.value
+    if search.customer_id is not None:
+        values["customer_id"] = search.customer_id
+    if search.due_from is not None:
+        values["due_from"] = search.due_from
+    if search.due_to is not None:
+        values["due_to"] = search.due_to
+    if search.overdue_on is not None:
+        values["overdue_on"] = search.overdue_on
+    return values
+
+
+def filter_conditions(shape: frozenset[str]) -> list[ColumnElement[bool]]:
+    """The WHERE of a filtered statement, with a `bindparam` per value named in `shape`:
+    one statement per shape, whatever the values (the hot listing caches it compiled)."""
+    conditions: list[ColumnElement[bool]] = []
+    if "viewer_user_id" in shape:
+        conditions.append(own_rows(Invoice.customer_id, user_id=bindparam("viewer_user_id")))
+    if "status" in shape:
+        conditions.append(Invoice.status == bindparam("status"))
+    if "customer_id" in shape:
+        conditions.append(Invoice.customer_id == bindparam("customer_id"))
+    if "due_from" in shape:
+        conditions.append(Invoice.due_date >= bindparam("due_from"))
+    if "due_to" in shape:
+        conditions.append(Invoice.due_date <= bindparam("due_to"))
+    if "overdue_on" in shape:
+        conditions.append(Invoice.status == InvoiceStatus.OPEN.value)
+        conditions.append(Invoice.due_date < bindparam("overdue_on"))
+    if "after" in shape:  # the keyset cursor: older than the last row of the previous page
+        conditions.append(Invoice.id < bindparam("after"))
+    return conditions
+
+
+@functools.lru_cache(maxsize=256)
+def _summary_query(shape: frozenset[str]) -> CompiledQuery:
+    statement = (
+        select(*SUMMARY_COLUMNS)
+        .where(*filter_conditions(shape))
+        .order_by(Invoice.id.desc())
+        .limit(bindparam("row_limit", type_=Integer))
+    )
+    return CompiledQuery(statement)
+
+
+class InvoiceSummaries:
+    """The listing's one SELECT of the summary columns, newest first, keyset on id (for a
+    customer it walks `ix_invoices_customer_id_id` backwards), on the hot reader: the
+    statement is built and compiled once per filter shape, no ORM session is opened."""
+
+    def __init__(self, reader: HotReader) -> None:
+        self._reader = reader
+
+    async def page(
+        self, *, viewer: BillingViewer, search: InvoiceFilter, page: PageParams
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        values = filter_values(viewer, search)
+        if page.cursor is not None:
+            values["after"] = decode_cursor(page.cursor)
+        query = _summary_query(frozenset(values))
+        values["row_limit"] = page.limit + 1
+        rows = await self._reader.fetch_all(query, values)
+        names = query.columns
+        items = [dict(zip(names, row, strict=True)) for row in rows[: page.limit]]
+        has_more = len(rows) > page.limit
+        next_cursor = encode_cursor(items[-1]["id"]) if has_more and items else None
+        return items, next_cursor
 
 
 class InvoiceRepository(Repository[Invoice]):
@@ -85,40 +163,13 @@ class InvoiceRepository(Repository[Invoice]):
         return invoice
 
     def filtered(self, viewer: BillingViewer, search: InvoiceFilter) -> Select[Invoice]:
-        statement = self.readable(viewer)
-        if search.status is not None:
-            statement = statement.where(Invoice.status == search.status.value)
-        if search.customer_id is not None:
-            statement = statement.where(Invoice.customer_id == search.customer_id)
-        if search.due_from is not None:
-            statement = statement.where(Invoice.due_date >= search.due_from)
-        if search.due_to is not None:
-            statement = statement.where(Invoice.due_date <= search.due_to)
-        if search.overdue_on is not None:
-            statement = statement.where(
-                Invoice.status == InvoiceStatus.OPEN.value, Invoice.due_date < search.overdue_on
-            )
-        return statement
+        values = filter_values(viewer, search)
+        return select(Invoice).where(*filter_conditions(frozenset(values))).params(values)
 
     async def page(
         self, *, viewer: BillingViewer, search: InvoiceFilter, page: PageParams
     ) -> tuple[Sequence[Invoice], str | None]:
         return await self.paginate(self.filtered(viewer, search), page=page)
-
-    async def summary_page(
-        self, *, viewer: BillingViewer, search: InvoiceFilter, page: PageParams
-    ) -> tuple[Sequence[Row[Any]], str | None]:
-        """One SELECT of the summary columns, newest first, keyset on id (for a customer it
-        walks `ix_invoices_customer_id_id` backwards)."""
-        statement = self.filtered(viewer, search).with_only_columns(*SUMMARY_COLUMNS)
-        if page.cursor is not None:
-            statement = statement.where(Invoice.id < decode_cursor(page.cursor))
-        statement = statement.order_by(Invoice.id.desc()).limit(page.limit + 1)
-        rows = (await self.session.execute(statement)).all()
-        has_more = len(rows) > page.limit
-        rows = rows[: page.limit]
-        next_cursor = encode_cursor(rows[-1].id) if has_more and rows else None
-        return rows, next_cursor
 
     async def batches(
         self, *, viewer: BillingViewer, search: InvoiceFilter, size: int

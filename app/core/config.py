@@ -15,7 +15,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "HOSTLEDGER_"
@@ -178,6 +178,27 @@ class SellerSettings(BaseSettings):
     _split_lists = field_validator("address_lines", mode="before")(_split_csv)
 
 
+class FraudSettings(BaseSettings):
+    """Order validation (P3, P5, P9). Rule weights and parameters are tuned by staff through
+    the API (`/fraud/rules`); what lives here is the frame they work in."""
+
+    model_config = _group_config("FRAUD_")
+
+    # Scores are 0..100: at or above `review_threshold` an order waits for an analyst, at or
+    # above `reject_threshold` it is refused (order `fraud`, invoice voided).
+    review_threshold: int = Field(default=50, ge=1, le=100)
+    reject_threshold: int = Field(default=80, ge=1, le=100)
+    # Orders whose first invoice is at least this much (minor units, any currency) get a
+    # credit check even when the customer pays up front.
+    credit_check_amount: int = Field(default=100_000, ge=0)
+
+    @model_validator(mode="after")
+    def _thresholds_ordered(self) -> FraudSettings:
+        if self.review_threshold > self.reject_threshold:
+            raise ValueError("review_threshold must not exceed reject_threshold")
+        return self
+
+
 class Settings(BaseSettings):
     """The whole configuration. Build it with `load_settings()`; inject it, never import it."""
 
@@ -209,6 +230,10 @@ class Settings(BaseSettings):
     billing: BillingSettings = Field(default_factory=BillingSettings)
     invoice: InvoiceSettings = Field(default_factory=InvoiceSettings)
     seller: SellerSettings = Field(default_factory=SellerSettings)
+    fraud: FraudSettings = Field(default_factory=FraudSettings)
+    # A MaxMind-format country database (GeoLite2/GeoIP2 Country .mmdb); without one the IP
+    # lookup uses the dataset bundled with `geoip2fast`. Never a network call either way.
+    geoip_database: Path | None = None
 
     _split_lists = field_validator("cors_origins", "trusted_proxies", mode="before")(_split_csv)
 

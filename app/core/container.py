@@ -5,14 +5,16 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-from app.auth.session_store import SessionStore, build_session_store
+from app.auth.session_store import SessionStore
 from app.core.clock import Clock, SystemClock
 from app.core.config import Settings
 from app.core.cookies import CookieJar
 from app.core.crypto import CryptoKit, derive_key
 from app.core.db import Database
+from app.core.hot_reads import HotReader, build_hot_reader
 from app.core.ratelimit import RateLimiter, build_rate_limiter
 from app.core.security import AccessTokenCodec, ConcurrencyGate, PasswordHasher
+from app.fraud.geo import CountryLookup, GeoIpLocator, build_locator
 from app.notifications.mailer import DevelopmentMailer, Mailer
 
 
@@ -36,11 +38,16 @@ class Container:
     crypto: CryptoKit
     clock: Clock = field(default_factory=SystemClock)
     mailer: Mailer = field(default_factory=DevelopmentMailer)  # tests pass a MemoryMailer
+    # IP-to-country: by default from settings (a MaxMind file, else the bundled dataset);
+    # tests pass a `StaticLookup`.
+    country_lookup: CountryLookup | None = None
+    geo: GeoIpLocator = field(init=False)
     hasher: PasswordHasher = field(init=False)
     tokens: AccessTokenCodec = field(init=False)
     cookies: CookieJar = field(init=False)
     rate_limiter: RateLimiter = field(init=False)
     credential_gate: ConcurrencyGate = field(init=False)
+    hot_reader: HotReader = field(init=False)
     session_store: SessionStore = field(init=False)
 
     def __post_init__(self) -> None:
@@ -51,18 +58,25 @@ class Container:
         )
         self.tokens = build_token_codec(self.settings)
         self.cookies = CookieJar(self.crypto.cookies)
-        self.session_store = build_session_store(
+        self.geo = (
+            GeoIpLocator(self.country_lookup)
+            if self.country_lookup is not None
+            else build_locator(self.settings.geoip_database)
+        )
+        # One small pool for every hot read (session lookups, listings), not one per reader.
+        self.hot_reader = build_hot_reader(
             self.database,
             pool_size=self.settings.database.pool_size,
             timeout=self.settings.database.pool_timeout,
         )
+        self.session_store = SessionStore(self.hot_reader)
         self.rate_limiter = build_rate_limiter(
             settings=self.settings, database=self.database, clock=self.clock
         )
 
     async def aclose(self) -> None:
         """Release what the container opened itself (the database is closed by its owner)."""
-        await self.session_store.close()
+        await self.hot_reader.close()
 
     @classmethod
     def from_settings(cls, settings: Settings, *, clock: Clock | None = None) -> Container:

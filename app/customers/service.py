@@ -35,6 +35,13 @@ from app.core.pagination import PageParams
 from app.core.security import new_token, token_digest
 from app.core.sequences import NumberSequenceRepository
 from app.customers.repository import CustomerRepository
+from app.customers.screening import (
+    REGISTRATION_SCREENS,
+    RegistrationAttempt,
+    RegistrationRefused,
+    RegistrationScreen,
+    ScreenVerdict,
+)
 from app.customers.validation import contact_errors, validate_contact
 from app.models.audit import AuditEntry
 from app.models.customer import Customer, CustomerStatus, IdentityStatus
@@ -141,8 +148,14 @@ class CustomerService:
     ) -> tuple[User, Customer]:
         """A new account and its customer record, in one transaction. Contact, email and
         password errors come back together (P1). A prospect with the same email becomes this
-        customer instead of a duplicate (P2)."""
+        customer instead of a duplicate (P2). Registration screens (the fraud check) decide
+        before anything is written and keep their record once the customer exists."""
         clean, errors = contact_errors(contact, today=self.clock.now().date())
+        screened: list[tuple[RegistrationScreen, ScreenVerdict]] = []
+
+        async def screen() -> None:
+            screened.extend(await self._screen(email=email, contact=contact, client=client))
+
         user = await auth.register(
             email=email,
             password=password,
@@ -150,7 +163,38 @@ class CustomerService:
             last_name=clean.get("last_name") or str(contact.get("last_name", "")),
             client=client,
             extra_errors=errors,
+            screen=screen,
         )
+        customer = await self._customer_for_new_account(user, clean=clean, client=client)
+        for registration_screen, verdict in screened:
+            await registration_screen.keep(verdict, user=user, customer=customer)
+        return user, customer
+
+    async def _screen(
+        self, *, email: str, contact: Mapping[str, Any], client: ClientInfo
+    ) -> list[tuple[RegistrationScreen, ScreenVerdict]]:
+        attempt = RegistrationAttempt(
+            email=email.strip(),
+            phone=_text_or_none(contact.get("phone")),
+            country=_text_or_none(contact.get("country")),
+            client=client,
+        )
+        screened: list[tuple[RegistrationScreen, ScreenVerdict]] = []
+        for factory in list(REGISTRATION_SCREENS):
+            screen = factory(self.session, self.container)
+            verdict = await screen.assess(attempt)
+            if verdict.refused:
+                await screen.keep_refused(verdict)
+                # Deliberately vague: the reasons are for staff, not for whoever is refused.
+                raise RegistrationRefused(
+                    "We cannot open an account with these details. Please contact support."
+                )
+            screened.append((screen, verdict))
+        return screened
+
+    async def _customer_for_new_account(
+        self, user: User, *, clean: dict[str, Any], client: ClientInfo
+    ) -> Customer:
         index = customer_email_index(self.crypto, user.email)
         actor = Actor(kind=ActorKind.CUSTOMER, user_id=user.id, ip=client.ip)
         prospect = await self.customers.get_by_email_index(index)
@@ -165,13 +209,13 @@ class CustomerService:
             prospect.updated_at = self.clock.now()
             await self.session.flush()
             await self._audit(prospect, action="registered", actor=actor, changes=changes)
-            return user, prospect
+            return prospect
         clean["email"] = user.email
         customer = await self._new_customer(
             clean, index=index, status=CustomerStatus.ACTIVE, user_id=user.id, source=None
         )
         await self._audit(customer, action="registered", actor=actor, changes=_as_changes(clean))
-        return user, customer
+        return customer
 
     async def _new_customer(
         self,
@@ -550,3 +594,7 @@ async def apply_email_change(
         at=now,
         changes=changes,
     )
+
+
+def _text_or_none(value: Any) -> str | None:
+    return value.strip() if isinstance(value, str) and value.strip() else None

@@ -5,6 +5,7 @@ unsuspend, terminate and cancel them (audited)."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Query
@@ -67,83 +68,43 @@ async def get_service(
     return ServiceOut.of(await services.get(service_id, viewer=viewer_for(principal)))
 
 
-async def _change(
-    services: HostingService,
-    principal: Principal,
-    client: ClientDep,
-    service_id: uuid.UUID,
-    action: ServiceAction,
-    body: ServiceStatusChange | None,
-) -> ServiceOut:
-    service = await services.change_status(
-        service_id=service_id,
-        action=action,
-        principal=principal,
-        client=client,
-        reason=body.reason if body is not None else None,
+# The four staff transitions share one shape: a route each (stable paths and operation ids),
+# one endpoint body.
+TRANSITIONS: tuple[tuple[str, ServiceAction, str], ...] = (
+    ("suspend", ServiceAction.SUSPEND, "Suspend an active service"),
+    ("unsuspend", ServiceAction.UNSUSPEND, "Reactivate a suspended service"),
+    ("terminate", ServiceAction.TERMINATE, "Terminate an active or suspended service (final)"),
+    ("cancel", ServiceAction.CANCEL, "Cancel a pending, active or suspended service (final)"),
+)
+
+
+def _transition(action: ServiceAction) -> Callable[..., Awaitable[ServiceOut]]:
+    async def change_status(
+        service_id: uuid.UUID,
+        principal: Writer,
+        services: HostingDep,
+        client: ClientDep,
+        body: OptionalReason = None,
+    ) -> ServiceOut:
+        service = await services.change_status(
+            service_id=service_id,
+            action=action,
+            principal=principal,
+            client=client,
+            reason=body.reason if body is not None else None,
+        )
+        return ServiceOut.of(service)
+
+    return change_status
+
+
+for verb, action, summary in TRANSITIONS:
+    router.add_api_route(
+        f"/{{service_id}}/{verb}",
+        _transition(action),
+        methods=["POST"],
+        name=f"{verb}_service",
+        response_model=ServiceOut,
+        responses=problem_responses(404, 409, 422),
+        summary=summary,
     )
-    return ServiceOut.of(service)
-
-
-@router.post(
-    "/{service_id}/suspend",
-    response_model=ServiceOut,
-    responses=problem_responses(404, 409, 422),
-    summary="Suspend an active service",
-)
-async def suspend_service(
-    service_id: uuid.UUID,
-    principal: Writer,
-    services: HostingDep,
-    client: ClientDep,
-    body: OptionalReason = None,
-) -> ServiceOut:
-    return await _change(services, principal, client, service_id, ServiceAction.SUSPEND, body)
-
-
-@router.post(
-    "/{service_id}/unsuspend",
-    response_model=ServiceOut,
-    responses=problem_responses(404, 409, 422),
-    summary="Reactivate a suspended service",
-)
-async def unsuspend_service(
-    service_id: uuid.UUID,
-    principal: Writer,
-    services: HostingDep,
-    client: ClientDep,
-    body: OptionalReason = None,
-) -> ServiceOut:
-    return await _change(services, principal, client, service_id, ServiceAction.UNSUSPEND, body)
-
-
-@router.post(
-    "/{service_id}/terminate",
-    response_model=ServiceOut,
-    responses=problem_responses(404, 409, 422),
-    summary="Terminate an active or suspended service (final)",
-)
-async def terminate_service(
-    service_id: uuid.UUID,
-    principal: Writer,
-    services: HostingDep,
-    client: ClientDep,
-    body: OptionalReason = None,
-) -> ServiceOut:
-    return await _change(services, principal, client, service_id, ServiceAction.TERMINATE, body)
-
-
-@router.post(
-    "/{service_id}/cancel",
-    response_model=ServiceOut,
-    responses=problem_responses(404, 409, 422),
-    summary="Cancel a pending, active or suspended service (final)",
-)
-async def cancel_service(
-    service_id: uuid.UUID,
-    principal: Writer,
-    services: HostingDep,
-    client: ClientDep,
-    body: OptionalReason = None,
-) -> ServiceOut:
-    return await _change(services, principal, client, service_id, ServiceAction.CANCEL, body)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Annotated
 
-from sqlalchemy import MetaData, Uuid
+from sqlalchemy import BigInteger, MetaData, Uuid
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from app.core.ids import new_id
@@ -21,6 +22,12 @@ NAMING_CONVENTION = {
 }
 
 
+# Money in minor units. 64-bit: a 32-bit INTEGER tops out at 21,474,836.47 in a two-decimal
+# currency, which one large invoice or a ledger balance can pass (and far less in zero-decimal
+# currencies' terms). Annotate money columns `Mapped[MinorUnits]`.
+MinorUnits = Annotated[int, "minor_units"]
+
+
 def utcnow() -> datetime:
     """Fallback only: services stamp rows from the injected clock."""
     return datetime.now(UTC)
@@ -28,7 +35,7 @@ def utcnow() -> datetime:
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {datetime: UTCDateTime(), uuid.UUID: Uuid()}
+    type_annotation_map = {datetime: UTCDateTime(), uuid.UUID: Uuid(), MinorUnits: BigInteger()}
 
 
 class IdMixin:

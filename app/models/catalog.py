@@ -8,7 +8,7 @@ from enum import StrEnum
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.models.base import Base, IdMixin, TimestampMixin
+from app.models.base import Base, IdMixin, MinorUnits, TimestampMixin
 
 
 class ProductKind(StrEnum):
@@ -74,8 +74,8 @@ class ProductPrice(IdMixin, TimestampMixin, Base):
     product_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))
     cycle: Mapped[str] = mapped_column(String(16))
     currency: Mapped[str] = mapped_column(String(3))
-    amount: Mapped[int]
-    setup_fee: Mapped[int] = mapped_column(default=0)
+    amount: Mapped[MinorUnits]
+    setup_fee: Mapped[MinorUnits] = mapped_column(default=0)
     active: Mapped[bool] = mapped_column(default=True)
 
 

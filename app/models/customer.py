@@ -10,7 +10,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.crypto import EncryptedString
-from app.models.base import Base, IdMixin, TimestampMixin
+from app.models.base import Base, IdMixin, MinorUnits, TimestampMixin
 
 
 class CustomerStatus(StrEnum):
@@ -78,6 +78,9 @@ class Customer(IdMixin, TimestampMixin, Base):
     vat_id: Mapped[str | None] = mapped_column(EncryptedString("customers.vat_id"))
     tax_exempt: Mapped[bool] = mapped_column(default=False)
     currency: Mapped[str] = mapped_column(String(3), default="EUR")
+    # Staff-set, in `currency` minor units: a customer with one is on account (postpaid) terms
+    # and every order of theirs gets a credit check (P3).
+    credit_limit: Mapped[MinorUnits | None]
     language: Mapped[str] = mapped_column(String(8), default="en")
 
     identity_status: Mapped[str] = mapped_column(String(16), default="unverified")

@@ -16,7 +16,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueC
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.crypto import EncryptedString
-from app.models.base import Base, IdMixin, TimestampMixin
+from app.models.base import Base, IdMixin, MinorUnits, TimestampMixin
 
 
 class InvoiceStatus(StrEnum):
@@ -72,11 +72,11 @@ class Invoice(IdMixin, TimestampMixin, Base):
     kind: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16))
     currency: Mapped[str] = mapped_column(String(3))
-    subtotal: Mapped[int] = mapped_column(default=0)
-    tax_total: Mapped[int] = mapped_column(default=0)
-    total: Mapped[int] = mapped_column(default=0)
-    amount_paid: Mapped[int] = mapped_column(default=0)  # payments and credit applied
-    amount_credited: Mapped[int] = mapped_column(default=0)  # credit notes that reduce due
+    subtotal: Mapped[MinorUnits] = mapped_column(default=0)
+    tax_total: Mapped[MinorUnits] = mapped_column(default=0)
+    total: Mapped[MinorUnits] = mapped_column(default=0)
+    amount_paid: Mapped[MinorUnits] = mapped_column(default=0)  # payments and credit applied
+    amount_credited: Mapped[MinorUnits] = mapped_column(default=0)  # credit notes that reduce due
     issued_at: Mapped[datetime | None]
     due_date: Mapped[date | None]
     paid_at: Mapped[datetime | None]
@@ -110,10 +110,10 @@ class InvoiceLine(IdMixin, Base):
     position: Mapped[int]
     description: Mapped[str] = mapped_column(String(300))
     quantity: Mapped[int] = mapped_column(default=1)
-    unit_amount: Mapped[int]
+    unit_amount: Mapped[MinorUnits]
     tax_rate_bp: Mapped[int] = mapped_column(default=0)
-    net_amount: Mapped[int]
-    tax_amount: Mapped[int]
+    net_amount: Mapped[MinorUnits]
+    tax_amount: Mapped[MinorUnits]
     service_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("services.id", ondelete="SET NULL")
     )
@@ -147,12 +147,12 @@ class CreditNote(IdMixin, Base):
     settlement: Mapped[str] = mapped_column(String(16))
     memo: Mapped[str | None] = mapped_column(Text)
     currency: Mapped[str] = mapped_column(String(3))
-    subtotal: Mapped[int]
-    tax_total: Mapped[int]
-    total: Mapped[int]
+    subtotal: Mapped[MinorUnits]
+    tax_total: Mapped[MinorUnits]
+    total: Mapped[MinorUnits]
     # The part that lowered what the invoice still asked for; the rest is settled as
     # `settlement` says (credited to the balance or refunded).
-    applied_to_due: Mapped[int] = mapped_column(default=0)
+    applied_to_due: Mapped[MinorUnits] = mapped_column(default=0)
     issued_at: Mapped[datetime]
     created_by_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL")
@@ -171,5 +171,5 @@ class CreditNoteLine(IdMixin, Base):
     )
     description: Mapped[str] = mapped_column(String(300))
     quantity: Mapped[int]
-    net_amount: Mapped[int]
-    tax_amount: Mapped[int]
+    net_amount: Mapped[MinorUnits]
+    tax_amount: Mapped[MinorUnits]

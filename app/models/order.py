@@ -9,7 +9,7 @@ from enum import StrEnum
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.models.base import Base, IdMixin, TimestampMixin
+from app.models.base import Base, IdMixin, MinorUnits, TimestampMixin
 
 
 class OrderStatus(StrEnum):
@@ -41,6 +41,7 @@ class Order(IdMixin, TimestampMixin, Base):
         Index("ix_orders_status_id", "status", "id"),
         Index("ix_orders_client_ip_placed_at", "client_ip", "placed_at"),
         Index("ix_orders_placed_at", "placed_at"),
+        Index("ix_orders_customer_id_placed_at", "customer_id", "placed_at"),
     )
 
     number: Mapped[str] = mapped_column(String(24), unique=True)  # ORD-2026-000001
@@ -50,7 +51,9 @@ class Order(IdMixin, TimestampMixin, Base):
     )
     status: Mapped[str] = mapped_column(String(16))
     currency: Mapped[str] = mapped_column(String(3))
-    total: Mapped[int]  # the first invoice's total, tax included (invoices.order_id links it)
+    total: Mapped[
+        MinorUnits
+    ]  # the first invoice's total, tax included (invoices.order_id links it)
     client_ip: Mapped[str | None] = mapped_column(String(45))
     user_agent: Mapped[str | None] = mapped_column(String(512))
     placed_at: Mapped[datetime]
@@ -70,8 +73,8 @@ class OrderItem(IdMixin, Base):
     cycle: Mapped[str] = mapped_column(String(16))
     quantity: Mapped[int] = mapped_column(default=1)
     description: Mapped[str] = mapped_column(String(300))
-    unit_amount: Mapped[int]
-    setup_fee: Mapped[int] = mapped_column(default=0)
+    unit_amount: Mapped[MinorUnits]
+    setup_fee: Mapped[MinorUnits] = mapped_column(default=0)
     service_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("services.id", ondelete="SET NULL")
     )
@@ -100,7 +103,7 @@ class Service(IdMixin, TimestampMixin, Base):
     cycle: Mapped[str] = mapped_column(String(16))
     currency: Mapped[str] = mapped_column(String(3))
     quantity: Mapped[int] = mapped_column(default=1)
-    recurring_amount: Mapped[int]  # per unit and cycle, minor units
+    recurring_amount: Mapped[MinorUnits]  # per unit and cycle, minor units
     status: Mapped[str] = mapped_column(String(16))
     # Start of the next period to invoice; None for one-time services.
     next_due_date: Mapped[date | None]

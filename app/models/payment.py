@@ -9,7 +9,7 @@ from enum import StrEnum
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.models.base import Base, IdMixin
+from app.models.base import Base, IdMixin, MinorUnits
 
 
 class PaymentMethod(StrEnum):
@@ -47,8 +47,8 @@ class Payment(IdMixin, Base):
     customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customers.id", ondelete="RESTRICT"))
     method: Mapped[str] = mapped_column(String(16))
     currency: Mapped[str] = mapped_column(String(3))
-    amount: Mapped[int]  # what was received
-    applied_amount: Mapped[int]  # what went to the invoice; the rest went to credit
+    amount: Mapped[MinorUnits]  # what was received
+    applied_amount: Mapped[MinorUnits]  # what went to the invoice; the rest went to credit
     reference: Mapped[str | None] = mapped_column(String(140))
     received_at: Mapped[datetime]
     recorded_by_id: Mapped[uuid.UUID | None] = mapped_column(
@@ -78,8 +78,8 @@ class CreditEntry(IdMixin, Base):
     currency: Mapped[str] = mapped_column(String(3))
     sequence: Mapped[int]
     kind: Mapped[str] = mapped_column(String(16))
-    amount: Mapped[int]  # signed: positive adds to the balance, negative uses it
-    balance_after: Mapped[int]
+    amount: Mapped[MinorUnits]  # signed: positive adds to the balance, negative uses it
+    balance_after: Mapped[MinorUnits]
     invoice_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("invoices.id", ondelete="RESTRICT")
     )

@@ -54,6 +54,14 @@ class SecurityEvent(IdMixin, Base):
     __table_args__ = (
         Index("ix_security_events_user_id_id", "user_id", "id"),
         Index("ix_security_events_event_type_id", "event_type", "id"),
+        # Fraud velocity: registrations from one IP, failed sign-ins on one account.
+        Index("ix_security_events_ip_event_type_created_at", "ip", "event_type", "created_at"),
+        Index(
+            "ix_security_events_user_id_event_type_created_at",
+            "user_id",
+            "event_type",
+            "created_at",
+        ),
     )
 
     user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

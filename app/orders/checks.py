@@ -15,8 +15,9 @@ and its invoice is voided; `review` → `fraud_review` (paying does not activate
 does); `accept` → it stays `pending`. Checks run before issuing so that a held or rejected
 order is never activated by credit or a zero total settling its invoice at issue.
 
-Checks read through `context.session` and must not change anything themselves: the decision
-is the service's, so it is applied and audited in one place.
+Checks read through `context.session` and must not change the order, its services or its
+invoice: the decision is the service's, so it is applied and audited in one place. A check may
+add its own evidence rows (the fraud check stores its order-validation record, P5).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,6 +33,9 @@ from app.core.clock import Clock
 from app.models.customer import Customer
 from app.models.invoice import Invoice
 from app.models.order import Order, OrderItem, Service
+
+if TYPE_CHECKING:
+    from app.core.container import Container
 
 
 class Disposition(StrEnum):
@@ -82,6 +87,7 @@ class OrderCheckContext:
     client_ip: str | None
     user_agent: str | None
     placed_by_staff: bool = field(default=False)
+    container: Container | None = field(default=None)  # settings, crypto, GeoIP for checks
 
 
 OrderCheck = Callable[[OrderCheckContext], Awaitable[CheckOutcome]]

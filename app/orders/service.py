@@ -338,6 +338,7 @@ class OrderService:
                 client_ip=order.client_ip,
                 user_agent=order.user_agent,
                 placed_by_staff=viewer.is_staff_view,
+                container=self.container,
             )
         )
         await self._apply_outcome(order, outcome, actor=actor, at=now)
@@ -358,25 +359,53 @@ class OrderService:
             if outcome.disposition is Disposition.REJECT
             else OrderStatus.FRAUD_REVIEW
         )
-        changes: dict[str, tuple[object, object]] = {"status": (order.status, target.value)}
         # Reasons are machine codes; as keys they survive the audit trail's value masking.
-        changes.update({f"reason.{reason}": (None, True) for reason in outcome.reasons})
-        order.status = target.value
+        await self._move(
+            order,
+            to=target,
+            action="rejected" if target is OrderStatus.FRAUD else "held_for_review",
+            actor=Actor.system(),
+            at=at,
+            also={f"reason.{reason}": (None, True) for reason in outcome.reasons},
+        )
+        if target is OrderStatus.FRAUD:
+            await cancel_order_services(
+                self.session, order_id=order.id, at=at, actor=Actor.system()
+            )
+
+    async def _move(
+        self,
+        order: Order,
+        *,
+        to: OrderStatus,
+        action: str,
+        actor: Actor,
+        at: datetime,
+        also: dict[str, tuple[object, object]] | None = None,
+    ) -> None:
+        """The one way an order changes status here: stamped, flushed and audited."""
+        previous = order.status
+        order.status = to.value
         order.updated_at = at
         await self.session.flush()
         await record_change(
             self.session,
             entity_type=ENTITY,
             entity_id=order.id,
-            action="rejected" if target is OrderStatus.FRAUD else "held_for_review",
-            actor=Actor.system(),
+            action=action,
+            actor=actor,
             at=at,
-            changes=changes,
+            changes={"status": (previous, order.status), **(also or {})},
         )
-        if target is OrderStatus.FRAUD:
-            await cancel_order_services(
-                self.session, order_id=order.id, at=at, actor=Actor.system()
-            )
+
+    async def _wind_down(
+        self, order: Order, invoice: Invoice | None, *, actor: Actor, at: datetime
+    ) -> None:
+        """A cancelled or refused order: its unpaid invoice is voided (one with payments stays
+        open for a credit note by staff) and its services are cancelled."""
+        if invoice is not None:
+            await self._void_if_unpaid(invoice, actor=actor)
+        await cancel_order_services(self.session, order_id=order.id, at=at, actor=actor)
 
     async def _void_if_unpaid(self, invoice: Invoice, *, actor: Actor) -> None:
         """An open invoice nobody paid anything on is voided; one with payments stays (it is
@@ -422,23 +451,9 @@ class OrderService:
                 extra={"current_status": order.status},
             )
         now = self.clock.now()
-        previous = order.status
-        order.status = OrderStatus.CANCELLED.value
         order.cancelled_at = now
-        order.updated_at = now
-        await self.session.flush()
-        await record_change(
-            self.session,
-            entity_type=ENTITY,
-            entity_id=order.id,
-            action="cancelled",
-            actor=actor,
-            at=now,
-            changes={"status": (previous, order.status)},
-        )
-        if invoice is not None:
-            await self._void_if_unpaid(invoice, actor=actor)
-        await cancel_order_services(self.session, order_id=order.id, at=now, actor=actor)
+        await self._move(order, to=OrderStatus.CANCELLED, action="cancelled", actor=actor, at=now)
+        await self._wind_down(order, invoice, actor=actor, at=now)
         return (await self._views([order]))[0]
 
     async def approve(self, order_id: uuid.UUID, *, actor: Actor) -> Order:
@@ -454,18 +469,7 @@ class OrderService:
         if invoice is not None and invoice.status == InvoiceStatus.PAID:
             await activate_order(self.session, order, invoice_id=invoice.id, at=now, actor=actor)
             return order
-        order.status = OrderStatus.PENDING.value
-        order.updated_at = now
-        await self.session.flush()
-        await record_change(
-            self.session,
-            entity_type=ENTITY,
-            entity_id=order.id,
-            action="approved",
-            actor=actor,
-            at=now,
-            changes={"status": (OrderStatus.FRAUD_REVIEW.value, order.status)},
-        )
+        await self._move(order, to=OrderStatus.PENDING, action="approved", actor=actor, at=now)
         return order
 
     async def reject(self, order_id: uuid.UUID, *, actor: Actor) -> Order:
@@ -478,22 +482,8 @@ class OrderService:
                 extra={"current_status": order.status},
             )
         now = self.clock.now()
-        previous = order.status
-        order.status = OrderStatus.FRAUD.value
-        order.updated_at = now
-        await self.session.flush()
-        await record_change(
-            self.session,
-            entity_type=ENTITY,
-            entity_id=order.id,
-            action="rejected",
-            actor=actor,
-            at=now,
-            changes={"status": (previous, order.status)},
-        )
-        if invoice is not None:
-            await self._void_if_unpaid(invoice, actor=actor)
-        await cancel_order_services(self.session, order_id=order.id, at=now, actor=actor)
+        await self._move(order, to=OrderStatus.FRAUD, action="rejected", actor=actor, at=now)
+        await self._wind_down(order, invoice, actor=actor, at=now)
         return order
 
 

@@ -28,7 +28,7 @@ from app.billing.errors import (
     InvoiceNotOpen,
 )
 from app.billing.ledger import CreditLedger
-from app.billing.money import line_amounts
+from app.billing.money import MAX_AMOUNT, line_amounts
 from app.billing.repository import InvoiceRepository
 from app.billing.service import InvoiceService, document_number, sequence_name
 from app.core.container import Container
@@ -65,8 +65,8 @@ from app.payments.repository import (
 )
 from app.privacy.erasure import register_erasure_blocker
 
-# The amount columns are 32-bit integers: no balance may grow past this.
-MAX_STORED_AMOUNT = 2**31 - 1
+# No balance may grow past the largest amount the API handles anywhere (the columns are 64-bit).
+MAX_STORED_AMOUNT = MAX_AMOUNT
 
 
 class BalanceLimitExceeded(DomainError):

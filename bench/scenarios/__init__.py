@@ -9,8 +9,14 @@ Each scenario gets its own fresh database and server (see bench/context.py).
 from __future__ import annotations
 
 from bench.context import Scenario
-from bench.scenarios import auth, billing, customers
+from bench.scenarios import auth, billing, customers, fraud
 
 SCENARIOS: dict[str, Scenario] = {
-    scenario.name: scenario for scenario in (auth.SCENARIO, customers.SCENARIO, billing.SCENARIO)
+    scenario.name: scenario
+    for scenario in (
+        auth.SCENARIO,
+        customers.SCENARIO,
+        billing.SCENARIO,
+        fraud.SCENARIO,
+    )
 }

@@ -152,9 +152,10 @@ async def issued_invoice(
 
 @contextmanager
 def count_all_statements(container: Container) -> Iterator[list[str]]:
-    """Every SQL statement sent inside the block, on the read-write engine and on the
-    autocommit engine that GET requests use (`tests.users.helpers.count_statements` listens
-    to the first only, so it sees nothing of a GET)."""
+    """Every SQL statement sent inside the block, on the read-write engine, on the
+    autocommit engine that GET requests use and on the hot reader's own connections on
+    PostgreSQL (`tests.users.helpers.count_statements` listens to the first only, so it sees
+    nothing of a GET)."""
     statements: list[str] = []
 
     def listener(*args: Any) -> None:
@@ -163,8 +164,10 @@ def count_all_statements(container: Container) -> Iterator[list[str]]:
     engines = {container.database.engine.sync_engine, container.database.read_engine.sync_engine}
     for engine in engines:
         event.listen(engine, "before_cursor_execute", listener)
+    container.hot_reader.observers.append(statements.append)
     try:
         yield statements
     finally:
+        container.hot_reader.observers.remove(statements.append)
         for engine in engines:
             event.remove(engine, "before_cursor_execute", listener)

@@ -7,17 +7,22 @@ from __future__ import annotations
 import csv
 import io
 import uuid
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from pypdf import PdfReader
 from sqlalchemy import text
 
+from app.api.deps import get_session
 from app.audit.service import Actor
 from app.billing.access import BillingViewer
 from app.billing.repository import SUMMARY_COLUMNS, InvoiceFilter, InvoiceRepository
+from app.billing.router import router as invoices_router
 from app.billing.service import InvoiceService, NewLine, stream_invoices_csv
 from app.core.clock import FrozenClock
 from app.core.config import Settings
@@ -360,6 +365,22 @@ async def test_list_is_one_statement_of_summary_columns_whatever_the_page_size(
     assert len(small) == len(large) == 1
     assert "buyer_snapshot" not in large[0]
     assert "invoice_lines" not in large[0]
+
+
+def test_listing_opens_no_orm_session() -> None:
+    """The listing runs on the hot reader: no unit of work in its dependency tree."""
+    route = next(
+        route
+        for route in invoices_router.routes
+        if isinstance(route, APIRoute) and route.path == "/invoices" and "GET" in route.methods
+    )
+
+    def calls(dependant: Dependant) -> Iterator[Any]:
+        for dependency in dependant.dependencies:
+            yield dependency.call
+            yield from calls(dependency)
+
+    assert get_session not in set(calls(route.dependant))
 
 
 async def test_customer_listing_walks_the_customer_index(

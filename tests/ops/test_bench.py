@@ -165,7 +165,7 @@ def test_reads_secure_cookies_from_set_cookie() -> None:
 def test_the_customers_scenario_is_registered() -> None:
     from bench.scenarios import SCENARIOS
 
-    assert list(SCENARIOS) == ["auth", "customers", "billing"]
+    assert list(SCENARIOS) == ["auth", "customers", "billing", "fraud"]
     assert SCENARIOS["customers"].server_env["HOSTLEDGER_DATA_KEYS"].startswith("k1:")
 
 

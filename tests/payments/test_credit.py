@@ -10,9 +10,12 @@ from sqlalchemy import select
 
 from app.audit.service import Actor
 from app.billing.errors import InsufficientCredit
+from app.billing.ledger import CreditLedger
+from app.billing.money import MAX_AMOUNT
 from app.billing.service import InvoiceService
 from app.core.container import Container
 from app.models.audit import AuditEntry
+from app.models.payment import CreditEntryKind
 from app.models.user import StaffRole
 from tests.billing.helpers import billing_customer, staff
 from tests.payments.helpers import (
@@ -123,8 +126,20 @@ async def test_credit_access_and_input_rules(
     assert missing.status_code == 404
     assert (await client.get(f"{API}/me/credit", headers=clerk.headers)).status_code == 404
 
-    huge = await _add(client, clerk.headers, ada.customer_id, 2**31 - 1)
-    assert huge.status_code == 201
+    # Money columns are 64-bit: a balance passes 2**31 - 1 (a 32-bit column's end) intact …
+    assert (await _add(client, clerk.headers, ada.customer_id, 2**31 - 1)).status_code == 201
+    assert (await _add(client, clerk.headers, ada.customer_id, 1)).status_code == 201
+    balance = await client.get(f"{API}/customers/{ada.customer_id}/credit", headers=clerk.headers)
+    assert balance.json()["balances"] == [{"currency": "EUR", "amount": 2**31}]
+    # … up to the ledger's own limit, which is a client error to pass, never an overflow.
+    async with container.database.unit_of_work() as session:
+        await CreditLedger(session).append(
+            customer_id=ada.customer_id,
+            currency="EUR",
+            kind=CreditEntryKind.FUNDS_ADDED,
+            amount=MAX_AMOUNT - 2**31,
+            at=container.clock.now(),
+        )
     overflow = await _add(client, clerk.headers, ada.customer_id, 1)
     assert overflow.status_code == 422
     assert problem_code(overflow) == "balance_limit_exceeded"
