@@ -8,6 +8,7 @@ side keeps an email or phone number in clear; evidence names the entry, never th
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterable
 
 from app.fraud.lists_service import (
     blocklist_value_index,
@@ -121,20 +122,15 @@ async def blocklist_email(context: RuleContext, params: RuleParams) -> Hit | Non
     )
 )
 async def blocklist_email_domain(context: RuleContext, params: RuleParams) -> Hit | None:
-    inputs = context.inputs
-    crypto = context.signals.crypto
-    if inputs.email_domain is None:
+    domain_name = context.inputs.email_domain
+    if domain_name is None:
         return None
-    candidates = {
-        blocklist_value_index(crypto, kind=BlockKind.EMAIL_DOMAIN, value=domain): domain
-        for domain in domain_and_parents(inputs.email_domain.lower().rstrip("."))
-    }
-    entry = await context.signals.blocked_values(
-        kind=BlockKind.EMAIL_DOMAIN, value_indexes=list(candidates), at=inputs.at
+    found = await _first_blocked(
+        context, BlockKind.EMAIL_DOMAIN, domain_and_parents(domain_name.lower().rstrip("."))
     )
-    if entry is None:
+    if found is None:
         return None
-    domain = candidates[entry.value_index]
+    entry, domain = found
     return Hit(
         f"The email domain {domain} is on the blocklist.",
         _entry_evidence(entry, email_domain=domain),
@@ -153,20 +149,13 @@ async def blocklist_email_domain(context: RuleContext, params: RuleParams) -> Hi
 )
 async def blocklist_phone(context: RuleContext, params: RuleParams) -> Hit | None:
     inputs = context.inputs
-    crypto = context.signals.crypto
     if inputs.phone is None:
         return None
     phone = normalise_phone(inputs.phone, default_region=inputs.billing_country)
-    if phone is None:
+    found = await _first_blocked(context, BlockKind.PHONE, [phone] if phone else [])
+    if found is None:
         return None
-    entry = await context.signals.blocked_values(
-        kind=BlockKind.PHONE,
-        value_indexes=[blocklist_value_index(crypto, kind=BlockKind.PHONE, value=phone)],
-        at=inputs.at,
-    )
-    if entry is None:
-        return None
-    return Hit("The phone number is on the blocklist.", _entry_evidence(entry))
+    return Hit("The phone number is on the blocklist.", _entry_evidence(found[0]))
 
 
 @fraud_rule(
@@ -181,26 +170,34 @@ async def blocklist_phone(context: RuleContext, params: RuleParams) -> Hit | Non
 )
 async def blocklist_country(context: RuleContext, params: RuleParams) -> Hit | None:
     inputs = context.inputs
-    crypto = context.signals.crypto
     sides = {
         via: country
         for via, country in (("billing", inputs.billing_country), ("ip", inputs.ip_country))
         if country is not None
     }
-    if not sides:
+    found = await _first_blocked(context, BlockKind.COUNTRY, sorted(set(sides.values())))
+    if found is None:
         return None
-    candidates = {
-        blocklist_value_index(crypto, kind=BlockKind.COUNTRY, value=country): country
-        for country in set(sides.values())
-    }
-    entry = await context.signals.blocked_values(
-        kind=BlockKind.COUNTRY, value_indexes=list(candidates), at=inputs.at
-    )
-    if entry is None:
-        return None
-    country = candidates[entry.value_index]
+    entry, country = found
     via = sorted(name for name, value in sides.items() if value == country)
     return Hit(
         f"The country {country} is on the blocklist.",
         {**_entry_evidence(entry), "country": country, "via": via},
     )
+
+
+async def _first_blocked(
+    context: RuleContext, kind: BlockKind, values: Iterable[str]
+) -> tuple[BlocklistEntry, str] | None:
+    """The first active blocklist entry of `kind` among `values` (by their blind index),
+    with the value it matched; None when no value is given or none is listed."""
+    candidates = {
+        blocklist_value_index(context.signals.crypto, kind=kind, value=value): value
+        for value in values
+    }
+    if not candidates:
+        return None
+    entry = await context.signals.blocked_values(
+        kind=kind, value_indexes=list(candidates), at=context.inputs.at
+    )
+    return (entry, candidates[entry.value_index]) if entry is not None else None
