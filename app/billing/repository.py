@@ -150,18 +150,6 @@ class InvoiceRepository(Repository[Invoice]):
             raise InvoiceNotFound("No such invoice.")
         return invoice
 
-    async def get_for_update(self, invoice_id: uuid.UUID) -> Invoice:
-        statement = (
-            select(Invoice)
-            .where(Invoice.id == invoice_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-        invoice = (await self.session.scalars(statement)).first()
-        if invoice is None:
-            raise InvoiceNotFound("No such invoice.")
-        return invoice
-
     def filtered(self, viewer: BillingViewer, search: InvoiceFilter) -> Select[Invoice]:
         values = filter_values(viewer, search)
         return select(Invoice).where(*filter_conditions(frozenset(values))).params(values)

@@ -214,7 +214,7 @@ class InvoiceService:
         return invoice
 
     async def add_line(self, *, invoice_id: uuid.UUID, line: NewLine, actor: Actor) -> Invoice:
-        invoice = await self.invoices.get_for_update(invoice_id)
+        invoice = await self.invoices.lock(invoice_id)
         if invoice.status != InvoiceStatus.DRAFT:
             raise InvoiceNotDraft()
         customer = await self.customers.get(invoice.customer_id)
@@ -240,7 +240,7 @@ class InvoiceService:
         return invoice
 
     async def delete_draft(self, *, invoice_id: uuid.UUID, actor: Actor) -> None:
-        invoice = await self.invoices.get_for_update(invoice_id)
+        invoice = await self.invoices.lock(invoice_id)
         if invoice.status != InvoiceStatus.DRAFT:
             raise InvoiceNotDraft("Issued invoices are voided or credited, never deleted.")
         await record_change(
@@ -287,7 +287,7 @@ class InvoiceService:
         """Draft → open: the current tax rules and buyer details are fixed onto the invoice,
         the next number of the year's series is taken, and available credit pays it when the
         setting says so. A zero total is paid at once."""
-        invoice = await self.invoices.get_for_update(invoice_id)
+        invoice = await self.invoices.lock(invoice_id)
         if invoice.status != InvoiceStatus.DRAFT:
             raise InvoiceNotDraft()
         customer = await self.customers.get(invoice.customer_id)
@@ -346,7 +346,7 @@ class InvoiceService:
         """Customer row, then invoice row (the lock order of every money movement)."""
         unlocked = await self.invoices.get_or_raise(invoice_id)
         customer = await self.customers.lock(unlocked.customer_id)
-        return customer, await self.invoices.get_for_update(invoice_id)
+        return customer, await self.invoices.lock(invoice_id)
 
     async def settle(self, invoice: Invoice, *, amount: int) -> None:
         """Add `amount` to what the (locked) invoice has been paid; paid in full → `paid`."""
@@ -436,7 +436,7 @@ class InvoiceService:
 
     async def void(self, *, invoice_id: uuid.UUID, actor: Actor, reason: str | None) -> Invoice:
         """An issued invoice nobody paid anything on is voided; its number stays used."""
-        invoice = await self.invoices.get_for_update(invoice_id)
+        invoice = await self.invoices.lock(invoice_id)
         if invoice.status != InvoiceStatus.OPEN:
             raise InvoiceNotOpen("Only an open invoice can be voided.")
         if invoice.amount_paid > 0:
@@ -449,7 +449,7 @@ class InvoiceService:
         self, *, invoice_id: uuid.UUID, actor: Actor, reason: str | None
     ) -> Invoice:
         """Open → uncollectible: the rest is written off (what was paid stays paid)."""
-        invoice = await self.invoices.get_for_update(invoice_id)
+        invoice = await self.invoices.lock(invoice_id)
         if invoice.status != InvoiceStatus.OPEN:
             raise InvoiceNotOpen("Only an open invoice can be written off.")
         return await self._close(

@@ -33,6 +33,21 @@ class Repository(Generic[ModelT]):
             raise self.not_found()
         return entity
 
+    async def lock(self, entity_id: uuid.UUID) -> ModelT:
+        """The row, locked until the transaction ends (`SELECT … FOR UPDATE`; SQLite has no row
+        locks and serialises writers instead), with its attributes read again from the database
+        even if the session already held it."""
+        statement = (
+            select(self.model)
+            .where(self.model.id == entity_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        entity: ModelT | None = (await self.session.scalars(statement)).first()
+        if entity is None:
+            raise self.not_found()
+        return entity
+
     async def add(self, entity: ModelT) -> ModelT:
         self.session.add(entity)
         await self.session.flush()

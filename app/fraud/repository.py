@@ -51,18 +51,6 @@ class FraudCheckRepository(Repository[FraudCheck]):
         )
         return (await self.session.scalars(statement)).all()
 
-    async def get_for_update(self, check_id: uuid.UUID) -> FraudCheck:
-        statement = (
-            select(FraudCheck)
-            .where(FraudCheck.id == check_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-        check = (await self.session.scalars(statement)).first()
-        if check is None:
-            raise FraudCheckNotFound("No such fraud check.")
-        return check
-
     async def page(
         self, *, search: FraudCheckFilter, page: PageParams
     ) -> tuple[Sequence[FraudCheck], str | None]:

@@ -195,7 +195,7 @@ class FraudStaffService:
     async def decide(
         self, check_id: uuid.UUID, *, approve: bool, note: str, actor: Actor
     ) -> ReviewResult:
-        check = await self.checks.get_for_update(check_id)
+        check = await self.checks.lock(check_id)
         if check.review_status != ReviewStatus.PENDING.value or check.order_id is None:
             raise ReviewNotPending(
                 "Only a check whose order waits for a decision can be approved or rejected.",
@@ -235,7 +235,7 @@ class FraudStaffService:
         self, check_id: uuid.UUID, *, label: OutcomeLabel | None, actor: Actor
     ) -> FraudCheck:
         """Set (or with None clear) the outcome label; relabelling is allowed and audited."""
-        check = await self.checks.get_for_update(check_id)
+        check = await self.checks.lock(check_id)
         previous = check.label
         now = self.clock.now()
         check.label = label.value if label is not None else None

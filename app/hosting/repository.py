@@ -42,18 +42,6 @@ class ServiceRepository(Repository[Service]):
             raise ServiceNotFound("No such service.")
         return service
 
-    async def get_for_update(self, service_id: uuid.UUID) -> Service:
-        statement = (
-            select(Service)
-            .where(Service.id == service_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-        service = (await self.session.scalars(statement)).first()
-        if service is None:
-            raise ServiceNotFound("No such service.")
-        return service
-
     async def page(
         self, *, viewer: BillingViewer, search: ServiceFilter, page: PageParams
     ) -> tuple[Sequence[Service], str | None]:

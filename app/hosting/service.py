@@ -98,7 +98,7 @@ class HostingService:
         client: ClientInfo,
         reason: str | None,
     ) -> Service:
-        service = await self.services.get_for_update(service_id)
+        service = await self.services.lock(service_id)
         allowed_from, target = TRANSITIONS[action]
         current = ServiceStatus(service.status)
         if current not in allowed_from:

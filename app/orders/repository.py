@@ -43,18 +43,6 @@ class OrderRepository(Repository[Order]):
             raise OrderNotFound("No such order.")
         return order
 
-    async def get_for_update(self, order_id: uuid.UUID) -> Order:
-        statement = (
-            select(Order)
-            .where(Order.id == order_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-        order = (await self.session.scalars(statement)).first()
-        if order is None:
-            raise OrderNotFound("No such order.")
-        return order
-
     async def page(
         self, *, viewer: BillingViewer, search: OrderFilter, page: PageParams
     ) -> tuple[Sequence[Order], str | None]:

@@ -423,7 +423,7 @@ class OrderService:
             _, invoice = await self.invoices.lock_for_payment(invoice_id)
         else:  # pragma: no cover - every order is placed with its invoice
             await self.customers.lock(order.customer_id)
-        return await self.orders.get_for_update(order.id), invoice
+        return await self.orders.lock(order.id), invoice
 
     async def cancel(
         self, order_id: uuid.UUID, *, viewer: BillingViewer, actor: Actor
@@ -522,7 +522,7 @@ async def activate_paid_order(session: AsyncSession, invoice: Invoice, at: datet
     for review waits for approval, a cancelled or rejected one stays as it is."""
     if invoice.kind != InvoiceKind.ORDER or invoice.order_id is None:
         return
-    order = await OrderRepository(session).get_for_update(invoice.order_id)
+    order = await OrderRepository(session).lock(invoice.order_id)
     if order.status != OrderStatus.PENDING:
         return
     await activate_order(session, order, invoice_id=invoice.id, at=at, actor=Actor.system())

@@ -173,18 +173,6 @@ class DisputeRepository(Repository[Dispute]):
             raise DisputeNotFound("No such dispute.")
         return dispute
 
-    async def get_for_update(self, dispute_id: uuid.UUID) -> Dispute:
-        statement = (
-            select(Dispute)
-            .where(Dispute.id == dispute_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-        dispute: Dispute | None = (await self.session.scalars(statement)).first()
-        if dispute is None:
-            raise DisputeNotFound("No such dispute.")
-        return dispute
-
     async def open_count(self, customer_id: uuid.UUID) -> int:
         statement = select(func.count()).where(
             Dispute.customer_id == customer_id, Dispute.status == DisputeStatus.OPEN.value

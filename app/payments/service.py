@@ -543,7 +543,7 @@ class DisputeService:
     ) -> Dispute:
         if outcome == DisputeStatus.OPEN:
             raise ValueError("a resolution is won or lost")
-        dispute = await self.disputes.get_for_update(dispute_id)
+        dispute = await self.disputes.lock(dispute_id)
         if dispute.status != DisputeStatus.OPEN:
             raise DisputeNotOpen(extra={"dispute_status": dispute.status})
         now = self.clock.now()
