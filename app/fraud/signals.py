@@ -4,7 +4,7 @@ Each is one indexed statement (the `make bench` fraud scenario holds the check's
 prior orders and security events to at most 1.5x its time at 10,000):
 
 - orders per IP: `ix_orders_client_ip_placed_at`; per customer: `ix_orders_customer_id_placed_at`;
-  per email: the customer found by `customers.email_index`, then the same index;
+  per email: the orders whose validation records carry the email's blind index;
 - registrations per IP and failed sign-ins per account: the `security_events` indexes on
   (ip, event_type, created_at) and (user_id, event_type, created_at);
 - links: earlier checks sharing a blind index (`ix_fraud_checks_*_index`);
@@ -24,7 +24,6 @@ from sqlalchemy import ColumnElement, Select, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.crypto import CryptoKit
-from app.models.customer import Customer
 from app.models.fraud import BlockKind, BlocklistEntry, FraudCheck, NetworkRange, OutcomeLabel
 from app.models.invoice import Invoice, InvoiceStatus
 from app.models.order import Order, OrderStatus
@@ -87,56 +86,6 @@ class FraudSignals:
     async def _count(self, statement: Select[Any]) -> int:
         value = (await self.session.execute(statement)).scalar_one()
         return int(value)
-
-    # --- velocity ------------------------------------------------------------------------
-
-    async def orders_from_ip(
-        self, ip: str, *, since: datetime, exclude_order_id: uuid.UUID | None
-    ) -> int:
-        statement = select(func.count()).where(Order.client_ip == ip, Order.placed_at >= since)
-        if exclude_order_id is not None:
-            statement = statement.where(Order.id != exclude_order_id)
-        return await self._count(statement)
-
-    async def orders_by_customer(
-        self, customer_id: uuid.UUID, *, since: datetime, exclude_order_id: uuid.UUID | None
-    ) -> int:
-        statement = select(func.count()).where(
-            Order.customer_id == customer_id, Order.placed_at >= since
-        )
-        if exclude_order_id is not None:
-            statement = statement.where(Order.id != exclude_order_id)
-        return await self._count(statement)
-
-    async def orders_by_email(
-        self, email_index: str, *, since: datetime, exclude_order_id: uuid.UUID | None
-    ) -> int:
-        """Orders of every customer record with this email (blind index), prospects included."""
-        owners = select(Customer.id).where(Customer.email_index == email_index)
-        statement = select(func.count()).where(
-            Order.customer_id.in_(owners.scalar_subquery()), Order.placed_at >= since
-        )
-        if exclude_order_id is not None:
-            statement = statement.where(Order.id != exclude_order_id)
-        return await self._count(statement)
-
-    async def events_from_ip(self, ip: str, *, event_type: str, since: datetime) -> int:
-        return await self._count(
-            select(func.count()).where(
-                SecurityEvent.ip == ip,
-                SecurityEvent.event_type == event_type,
-                SecurityEvent.created_at >= since,
-            )
-        )
-
-    async def events_of_user(self, user_id: uuid.UUID, *, event_type: str, since: datetime) -> int:
-        return await self._count(
-            select(func.count()).where(
-                SecurityEvent.user_id == user_id,
-                SecurityEvent.event_type == event_type,
-                SecurityEvent.created_at >= since,
-            )
-        )
 
     # --- history -------------------------------------------------------------------------
 
