@@ -14,7 +14,7 @@ from sqlalchemy.orm import defer
 
 from app.billing.access import BillingViewer, own_rows
 from app.billing.errors import InvoiceNotFound
-from app.core.hot_reads import CompiledQuery, HotReader
+from app.core.hot_reads import CompiledQuery, HotReader, json_row
 from app.core.pagination import PageParams, decode_cursor, encode_cursor
 from app.core.repository import Repository
 from app.models.invoice import Invoice, InvoiceLine, InvoiceStatus
@@ -110,28 +110,64 @@ def _summary_query(shape: frozenset[str]) -> CompiledQuery:
     return CompiledQuery(statement)
 
 
+@functools.lru_cache(maxsize=256)
+def _summary_json_query(shape: frozenset[str]) -> CompiledQuery:
+    statement = (
+        select(json_row(SUMMARY_COLUMNS).label("item"), Invoice.id)
+        .where(*filter_conditions(shape))
+        .order_by(Invoice.id.desc())
+        .limit(bindparam("row_limit", type_=Integer))
+    )
+    return CompiledQuery(statement)
+
+
 class InvoiceSummaries:
     """The listing's one SELECT of the summary columns, newest first, keyset on id (for a
     customer it walks `ix_invoices_customer_id_id` backwards), on the hot reader: the
-    statement is built and compiled once per filter shape, no ORM session is opened."""
+    statement is built and compiled once per filter shape, no ORM session is opened.
+
+    `page` gives the rows as dicts; `json_page`, where the database `renders_json`, gives
+    each row as the text of its JSON object."""
 
     def __init__(self, reader: HotReader) -> None:
         self._reader = reader
 
+    @property
+    def renders_json(self) -> bool:
+        return self._reader.renders_json
+
     async def page(
         self, *, viewer: BillingViewer, search: InvoiceFilter, page: PageParams
     ) -> tuple[list[dict[str, Any]], str | None]:
-        values = filter_values(viewer, search)
-        if page.cursor is not None:
-            values["after"] = decode_cursor(page.cursor)
+        values = _page_values(viewer, search, page)
         query = _summary_query(frozenset(values))
-        values["row_limit"] = page.limit + 1
         rows = await self._reader.fetch_all(query, values)
         names = query.columns
         items = [dict(zip(names, row, strict=True)) for row in rows[: page.limit]]
-        has_more = len(rows) > page.limit
-        next_cursor = encode_cursor(items[-1]["id"]) if has_more and items else None
-        return items, next_cursor
+        return items, _next_cursor(rows, page, id_at=0)
+
+    async def json_page(
+        self, *, viewer: BillingViewer, search: InvoiceFilter, page: PageParams
+    ) -> tuple[list[str], str | None]:
+        values = _page_values(viewer, search, page)
+        rows = await self._reader.fetch_all(_summary_json_query(frozenset(values)), values)
+        return [row[0] for row in rows[: page.limit]], _next_cursor(rows, page, id_at=1)
+
+
+def _page_values(viewer: BillingViewer, search: InvoiceFilter, page: PageParams) -> dict[str, Any]:
+    """The bound values; all but `row_limit` (always there) make the statement's shape."""
+    values = filter_values(viewer, search)
+    if page.cursor is not None:
+        values["after"] = decode_cursor(page.cursor)
+    values["row_limit"] = page.limit + 1  # one row more than shown says whether more follow
+    return values
+
+
+def _next_cursor(rows: Sequence[tuple[Any, ...]], page: PageParams, *, id_at: int) -> str | None:
+    """The cursor after the last row shown (its invoice id is column `id_at`), if more follow."""
+    if len(rows) <= page.limit:
+        return None
+    return encode_cursor(rows[page.limit - 1][id_at])
 
 
 class InvoiceRepository(Repository[Invoice]):

@@ -14,12 +14,12 @@ from typing import Annotated, cast
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
-from pydantic import TypeAdapter
 
 from app.api.deps import ContainerDep, SessionDep, SettingsDep
 from app.auth.dependencies import ClientDep, PrincipalDep, require
 from app.auth.principal import Principal
 from app.billing.access import viewer_for
+from app.billing.listing import InvoiceListing
 from app.billing.pdf import render_invoice_pdf_async
 from app.billing.repository import InvoiceFilter
 from app.billing.schemas import (
@@ -31,7 +31,7 @@ from app.billing.schemas import (
     InvoiceSummary,
     LineIn,
 )
-from app.billing.service import InvoiceListing, InvoiceService, stream_invoices_csv
+from app.billing.service import InvoiceService, stream_invoices_csv
 from app.core.container import Container
 from app.core.errors import problem_responses
 from app.core.pagination import Page, PageParams, page_params
@@ -43,7 +43,6 @@ router = APIRouter(prefix="/invoices", tags=["invoices"], responses=problem_resp
 Reader = Annotated[Principal, require("billing:read")]
 Writer = Annotated[Principal, require("billing:write")]
 Paging = Annotated[PageParams, Depends(page_params)]
-SUMMARY_PAGE: TypeAdapter[Page[InvoiceSummary]] = TypeAdapter(Page[InvoiceSummary])
 
 
 async def get_invoice_service(session: SessionDep, container: ContainerDep) -> InvoiceService:
@@ -105,15 +104,10 @@ def pdf_filename(invoice: Invoice) -> str:
 async def list_invoices(
     principal: PrincipalDep, invoices: InvoiceListingDep, page: Paging, search: FilterDep
 ) -> Response:
-    # Hot path (`make bench`): no ORM session in this route's dependencies, one statement.
-    items, next_cursor = await invoices.page(viewer=viewer_for(principal), search=search, page=page)
-    # The rows are validated and serialised in one pass by pydantic-core, instead of building
-    # models in Python and having FastAPI validate and serialise them again.
-    listing = {"items": items, "next_cursor": next_cursor}
-    return Response(
-        content=SUMMARY_PAGE.dump_json(SUMMARY_PAGE.validate_python(listing)),
-        media_type="application/json",
-    )
+    # Hot path (`make bench`): no ORM session in this route's dependencies, one statement,
+    # and the document is returned as written instead of FastAPI validating it once more.
+    document = await invoices.page_document(viewer=viewer_for(principal), search=search, page=page)
+    return Response(content=document, media_type="application/json")
 
 
 # Declared before `/{invoice_id}` so the literal path is matched first.

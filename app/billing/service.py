@@ -12,7 +12,6 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,7 +31,7 @@ from app.billing.export import invoices_csv
 from app.billing.hooks import run_invoice_paid_hooks
 from app.billing.ledger import CreditLedger
 from app.billing.money import line_amounts
-from app.billing.repository import InvoiceFilter, InvoiceRepository, InvoiceSummaries
+from app.billing.repository import InvoiceFilter, InvoiceRepository
 from app.billing.snapshot import buyer_snapshot, encode_snapshot
 from app.billing.tax import TaxDecision, decide_tax
 from app.catalog.service import tax_rate_for
@@ -111,19 +110,6 @@ class NewLine:
 class InvoiceView:
     invoice: Invoice
     lines: list[InvoiceLine]
-
-
-class InvoiceListing:
-    """The invoice listing, on the hot read path: no ORM session, no transaction, one
-    statement of summary columns only, whatever the page size (`make bench`)."""
-
-    def __init__(self, *, container: Container) -> None:
-        self.summaries = InvoiceSummaries(container.hot_reader)
-
-    async def page(
-        self, *, viewer: BillingViewer, search: InvoiceFilter, page: PageParams
-    ) -> tuple[list[dict[str, Any]], str | None]:
-        return await self.summaries.page(viewer=viewer, search=search, page=page)
 
 
 class InvoiceService:

@@ -13,6 +13,10 @@ runs it:
 Both return plain tuples in the order of the statement's columns. Autocommit means every
 statement stands alone: use this for reads (and single-statement stamps such as "last seen"),
 never for changes that must stand or fall together.
+
+A reader whose database `renders_json` can also select `json_row(...)`: PostgreSQL writes each
+row as the JSON object pydantic would write for it, so a long listing reaches Python as one
+string per row instead of a Python object per value that is then validated and dumped again.
 """
 
 from __future__ import annotations
@@ -21,12 +25,14 @@ import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
+from sqlalchemy import ColumnElement, Text, case, cast, func, literal_column
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import Executable
 from sqlalchemy.types import TypeDecorator
 
 from app.core.db import Database
+from app.core.types import UTCDateTime
 
 if TYPE_CHECKING:
     from psycopg_pool import AsyncConnectionPool
@@ -113,10 +119,45 @@ class CompiledQuery:
         return self._psycopg
 
 
+# pydantic writes an aware UTC datetime with `Z`, and leaves out a zero fraction of a second.
+_UTC_WHOLE_SECONDS: ColumnElement[str] = literal_column("""'YYYY-MM-DD"T"HH24:MI:SS"Z"'""")
+_UTC_MICROSECONDS: ColumnElement[str] = literal_column("""'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'""")
+
+
+def _json_value(column: ColumnElement[Any]) -> ColumnElement[Any]:
+    if isinstance(column.type, UTCDateTime):
+        utc = func.timezone(literal_column("'UTC'"), column)
+        return case(
+            (func.date_trunc("second", column) == column, func.to_char(utc, _UTC_WHOLE_SECONDS)),
+            else_=func.to_char(utc, _UTC_MICROSECONDS),
+        )
+    if isinstance(column.type, TypeDecorator):
+        # Decryption and the like happen in Python: such a column cannot be rendered here.
+        raise ValueError(f"{column.key}: a processed column cannot be rendered as JSON by SQL")
+    # uuid, text, integers, booleans and dates: PostgreSQL's JSON is pydantic's.
+    return column
+
+
+def json_row(columns: Sequence[ColumnElement[Any]]) -> ColumnElement[str]:
+    """PostgreSQL only: the row as the text of the JSON object pydantic writes for a model
+    whose fields are these columns' keys, in this order, with the same values (a test compares
+    the two for the invoice listing). Keys are written into the SQL, so they must be names."""
+    arguments: list[ColumnElement[Any]] = []
+    for column in columns:
+        key = column.key
+        if key is None or not key.isidentifier():
+            raise ValueError(f"{key!r} is not a name")
+        arguments += [literal_column(f"'{key}'"), _json_value(column)]
+    # As text: psycopg would otherwise parse the `json` it gets back.
+    return cast(func.json_build_object(*arguments), Text)
+
+
 class HotReader(Protocol):
     """Runs `CompiledQuery`s in autocommit, one statement each."""
 
     observers: list[StatementObserver]
+    # True where statements may select `json_row(...)` (PostgreSQL).
+    renders_json: bool
 
     async def fetch_one(self, query: CompiledQuery, params: Mapping[str, Any]) -> Row | None: ...
 
@@ -135,6 +176,7 @@ class SqlAlchemyHotReader:
     def __init__(self, database: Database) -> None:
         self._engine = database.read_engine
         self.observers: list[StatementObserver] = []
+        self.renders_json = self._engine.dialect.name == "postgresql"
 
     async def fetch_one(self, query: CompiledQuery, params: Mapping[str, Any]) -> Row | None:
         async with self._engine.connect() as connection:
@@ -164,6 +206,7 @@ class PsycopgHotReader:
         self._timeout = timeout
         self._pool: AsyncConnectionPool | None = None
         self.observers: list[StatementObserver] = []
+        self.renders_json = True
 
     async def _open_pool(self) -> AsyncConnectionPool:
         """Opened on first use, inside the serving event loop (the pool runs tasks on it);

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from typing import Annotated, Generic, TypeVar
 
 from fastapi import Query
@@ -40,6 +41,11 @@ async def page_params(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> PageParams:
     return PageParams(limit=limit, cursor=cursor)
+
+
+def page_json(items: Sequence[str], next_cursor: str | None) -> bytes:
+    """A `Page` document from items that are JSON texts already (rendered by the database)."""
+    return f'{{"items":[{",".join(items)}],"next_cursor":{json.dumps(next_cursor)}}}'.encode()
 
 
 def encode_cursor(last_id: uuid.UUID) -> str:
