@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, status
+from fastapi import Depends, status
 
 from app.api.deps import ContainerDep, SessionDep
 from app.api_keys import service
@@ -14,8 +14,11 @@ from app.auth.dependencies import ClientDep, require
 from app.auth.principal import Principal
 from app.core.errors import problem_responses
 from app.core.pagination import Page, PageParams, page_params
+from app.core.routing import CapabilityRouter
 
-router = APIRouter(prefix="/api-keys", tags=["api-keys"], responses=problem_responses(401, 403))
+router = CapabilityRouter(
+    prefix="/api-keys", tags=["api-keys"], responses=problem_responses(401, 403)
+)
 
 Manager = Annotated[Principal, require("api_keys:manage")]
 PageDep = Annotated[PageParams, Depends(page_params)]

@@ -6,7 +6,7 @@ import uuid
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request, Response, status
+from fastapi import Form, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from app.api.deps import ContainerDep
@@ -25,13 +25,14 @@ from app.auth.session_store import AuthSession, AuthUser
 from app.core.container import Container
 from app.core.cookies import CSRF_COOKIE, SESSION_COOKIE
 from app.core.errors import domain_error_response, problem_responses
+from app.core.routing import CapabilityRouter
 from app.customers.service import CustomerService
 from app.models.session import AuthLevel, EndReason, SessionMode, UserSession
 from app.models.user import User
 
 PUBLIC: dict[str, Any] = {"security": []}  # an explicit, visible exception to "authenticated"
 
-router = APIRouter(prefix="/auth", tags=["auth"], responses=problem_responses(401, 403, 429))
+router = CapabilityRouter(prefix="/auth", tags=["auth"], responses=problem_responses(401, 403, 429))
 
 
 # --------------------------------------------------------------------------- presentation

@@ -12,7 +12,7 @@ import uuid
 from datetime import date
 from typing import Annotated, cast
 
-from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
+from fastapi import Body, Depends, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
 from app.api.deps import ContainerDep, SessionDep, SettingsDep
@@ -35,10 +35,13 @@ from app.billing.service import InvoiceService, stream_invoices_csv
 from app.core.container import Container
 from app.core.errors import problem_responses
 from app.core.pagination import Page, PageParams, page_params
+from app.core.routing import CapabilityRouter
 from app.customers.admin_service import actor_of
 from app.models.invoice import Invoice, InvoiceStatus
 
-router = APIRouter(prefix="/invoices", tags=["invoices"], responses=problem_responses(401, 403))
+router = CapabilityRouter(
+    prefix="/invoices", tags=["invoices"], responses=problem_responses(401, 403)
+)
 
 Reader = Annotated[Principal, require("billing:read")]
 Writer = Annotated[Principal, require("billing:write")]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body
+from fastapi import Body
 
 from app.api.deps import ContainerDep
 from app.auth.dependencies import ClientDep, require
@@ -15,9 +15,12 @@ from app.auth.principal import Principal
 from app.billing.run import run_billing
 from app.billing.run_schemas import BillingRunOut, BillingRunRequest
 from app.core.errors import problem_responses
+from app.core.routing import CapabilityRouter
 from app.customers.service import actor_for
 
-router = APIRouter(prefix="/billing-runs", tags=["billing"], responses=problem_responses(401, 403))
+router = CapabilityRouter(
+    prefix="/billing-runs", tags=["billing"], responses=problem_responses(401, 403)
+)
 
 Writer = Annotated[Principal, require("billing:write")]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Response, status
+from fastapi import Depends, Path, Query, Response, status
 
 from app.api.deps import ContainerDep, SessionDep
 from app.auth.dependencies import ClientDep, require
@@ -29,12 +29,13 @@ from app.catalog.schemas import (
 from app.catalog.service import CatalogService, PricedProduct
 from app.core.errors import problem_responses
 from app.core.pagination import Page, PageParams, page_params
+from app.core.routing import CapabilityRouter
 from app.models.catalog import BillingCycle, ProductKind
 
 PUBLIC: dict[str, Any] = {"security": []}  # an explicit, visible exception to "authenticated"
 
-products_router = APIRouter(prefix="/products", tags=["products"])
-tax_rates_router = APIRouter(
+products_router = CapabilityRouter(prefix="/products", tags=["products"])
+tax_rates_router = CapabilityRouter(
     prefix="/tax-rates", tags=["tax-rates"], responses=problem_responses(401, 403)
 )
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import Depends, Query, status
 from pydantic import AwareDatetime
 
 from app.api.deps import ContainerDep, SessionDep
@@ -15,6 +15,7 @@ from app.auth.dependencies import ClientDep, require
 from app.auth.principal import Principal
 from app.core.errors import problem_responses
 from app.core.pagination import Page, PageParams, page_params
+from app.core.routing import CapabilityRouter
 from app.customers.admin_schemas import (
     CustomerListItem,
     CustomerStaffOut,
@@ -26,7 +27,9 @@ from app.customers.admin_schemas import (
 from app.customers.admin_service import CustomerAdminService, CustomerSearch, StatusAction
 from app.models.customer import CustomerStatus, IdentityStatus
 
-router = APIRouter(prefix="/customers", tags=["customers"], responses=problem_responses(401, 403))
+router = CapabilityRouter(
+    prefix="/customers", tags=["customers"], responses=problem_responses(401, 403)
+)
 
 Reader = Annotated[Principal, require("customers:read")]
 Writer = Annotated[Principal, require("customers:write")]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, status
+from fastapi import Depends, status
 
 from app.api.deps import ContainerDep, SessionDep
 from app.audit.service import Actor, record_data_access
@@ -18,6 +18,7 @@ from app.auth.principal import Principal
 from app.core.client import ClientInfo
 from app.core.errors import problem_responses
 from app.core.pagination import Page, PageParams, page_params
+from app.core.routing import CapabilityRouter
 from app.customers.admin_schemas import CustomerStaffOut
 from app.customers.schemas import (
     ActivityOut,
@@ -30,8 +31,10 @@ from app.customers.schemas import (
 from app.customers.service import STAFF_FIELDS, CustomerService, actor_for
 from app.models.customer import Customer
 
-me_router = APIRouter(tags=["me"], responses=problem_responses(401, 403))
-router = APIRouter(prefix="/customers", tags=["customers"], responses=problem_responses(401, 403))
+me_router = CapabilityRouter(tags=["me"], responses=problem_responses(401, 403))
+router = CapabilityRouter(
+    prefix="/customers", tags=["customers"], responses=problem_responses(401, 403)
+)
 
 Writer = Annotated[Principal, require("customers:write")]
 

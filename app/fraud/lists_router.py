@@ -9,13 +9,14 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import Depends, Query, Response, status
 
 from app.api.deps import ContainerDep, SessionDep
 from app.auth.dependencies import ClientDep, require
 from app.auth.principal import Principal
 from app.core.errors import problem_responses
 from app.core.pagination import Page, PageParams, page_params
+from app.core.routing import CapabilityRouter
 from app.customers.admin_service import actor_of
 from app.fraud.lists_schemas import (
     BlocklistEntryIn,
@@ -28,7 +29,7 @@ from app.fraud.lists_schemas import (
 from app.fraud.lists_service import BlocklistService, NetworkListService
 from app.models.fraud import BlockKind, NetworkList
 
-router = APIRouter(prefix="/fraud", tags=["fraud"], responses=problem_responses(401, 403))
+router = CapabilityRouter(prefix="/fraud", tags=["fraud"], responses=problem_responses(401, 403))
 
 Reader = Annotated[Principal, require("fraud:read")]
 Writer = Annotated[Principal, require("fraud:write")]

@@ -11,7 +11,7 @@ import uuid
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, status
+from fastapi import Depends, Path, Query, status
 from fastapi.responses import Response
 
 from app.api.deps import ContainerDep, SessionDep
@@ -19,6 +19,7 @@ from app.auth.dependencies import ClientDep, require
 from app.auth.principal import Principal
 from app.core.errors import problem_responses
 from app.core.pagination import Page, PageParams, page_params
+from app.core.routing import CapabilityRouter
 from app.customers.admin_service import actor_of
 from app.fraud.repository import FraudCheckFilter
 from app.fraud.schemas import (
@@ -44,7 +45,7 @@ from app.fraud.schemas import (
 from app.fraud.staff_service import FraudStaffService, ReviewResult
 from app.models.fraud import CheckKind, CheckSubject, OutcomeLabel
 
-router = APIRouter(tags=["fraud"], responses=problem_responses(401, 403))
+router = CapabilityRouter(tags=["fraud"], responses=problem_responses(401, 403))
 
 Reader = Annotated[Principal, require("fraud:read")]
 Writer = Annotated[Principal, require("fraud:write")]

@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Query
+from fastapi import Body, Depends, Query
 
 from app.api.deps import ContainerDep, SessionDep
 from app.auth.dependencies import ClientDep, PrincipalDep, require
@@ -16,12 +16,15 @@ from app.auth.principal import Principal
 from app.billing.access import viewer_for
 from app.core.errors import problem_responses
 from app.core.pagination import Page, PageParams, page_params
+from app.core.routing import CapabilityRouter
 from app.hosting.repository import ServiceFilter
 from app.hosting.schemas import ServiceOut, ServiceStatusChange
 from app.hosting.service import HostingService, ServiceAction
 from app.models.order import ServiceStatus
 
-router = APIRouter(prefix="/services", tags=["services"], responses=problem_responses(401, 403))
+router = CapabilityRouter(
+    prefix="/services", tags=["services"], responses=problem_responses(401, 403)
+)
 
 Writer = Annotated[Principal, require("billing:write")]
 Paging = Annotated[PageParams, Depends(page_params)]

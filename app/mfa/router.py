@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response, Security
+from fastapi import Depends, Request, Response, Security
 
 from app.api.deps import ContainerDep, SessionDep
 from app.auth import schemas as auth_schemas
@@ -18,6 +18,7 @@ from app.auth.dependencies import (
 from app.auth.principal import Principal
 from app.auth.router import login_response, token_response
 from app.core.errors import problem_responses
+from app.core.routing import CapabilityRouter
 from app.mfa import schemas
 from app.mfa.service import MfaService
 from app.models.session import SessionMode
@@ -36,10 +37,10 @@ EnrolmentPrincipal = Annotated[Principal, Security(principal_before_mfa, scopes=
 # Changing an enabled factor goes through the normal gate.
 ManagingPrincipal = Annotated[Principal, Security(current_principal, scopes=["me"])]
 
-mfa_router = APIRouter(
+mfa_router = CapabilityRouter(
     prefix="/mfa", tags=["mfa"], responses=problem_responses(400, 401, 403, 409, 429)
 )
-login_router = APIRouter(
+login_router = CapabilityRouter(
     prefix="/auth", tags=["auth"], responses=problem_responses(400, 401, 403, 429)
 )
 
@@ -199,8 +200,3 @@ async def token_mfa(
         client=client,
     )
     return token_response(issued)
-
-
-router = APIRouter()
-router.include_router(mfa_router)
-router.include_router(login_router)

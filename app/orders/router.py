@@ -7,20 +7,21 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import Depends, Query, status
 
 from app.api.deps import ContainerDep, SessionDep
 from app.auth.dependencies import ClientDep, PrincipalDep
 from app.billing.access import viewer_for
 from app.core.errors import problem_responses
 from app.core.pagination import Page, PageParams, page_params
+from app.core.routing import CapabilityRouter
 from app.customers.admin_service import actor_of
 from app.models.order import OrderStatus
 from app.orders.repository import OrderFilter
 from app.orders.schemas import OrderCreate, OrderOut
 from app.orders.service import NewOrderItem, OrderService
 
-router = APIRouter(prefix="/orders", tags=["orders"], responses=problem_responses(401, 403))
+router = CapabilityRouter(prefix="/orders", tags=["orders"], responses=problem_responses(401, 403))
 
 Paging = Annotated[PageParams, Depends(page_params)]
 

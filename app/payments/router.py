@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import Depends, Query, status
 from fastapi.responses import Response
 from pydantic import BaseModel
 
@@ -21,6 +21,7 @@ from app.billing.access import viewer_for
 from app.billing.idempotency import IdempotencyDep
 from app.core.errors import problem_responses
 from app.core.pagination import Page, PageParams, page_params
+from app.core.routing import CapabilityRouter
 from app.customers.admin_service import actor_of
 from app.models.payment import DisputeStatus
 from app.payments.repository import PaymentFilter
@@ -48,7 +49,7 @@ from app.payments.service import (
     PaymentService,
 )
 
-router = APIRouter(responses=problem_responses(401, 403))
+router = CapabilityRouter(responses=problem_responses(401, 403))
 
 Reader = Annotated[Principal, require("billing:read")]
 Writer = Annotated[Principal, require("billing:write")]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import Depends, Query, Request, Response, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
@@ -25,6 +25,7 @@ from app.core.cookies import (
 )
 from app.core.errors import problem_responses
 from app.core.pagination import Page, PageParams, page_params
+from app.core.routing import CapabilityRouter
 from app.models.privacy import ConsentRecord, ErasureRequest
 from app.privacy import schemas
 from app.privacy.service import (
@@ -37,7 +38,7 @@ from app.privacy.service import (
 
 PUBLIC: dict[str, Any] = {"security": []}  # an explicit, visible exception to "authenticated"
 
-router = APIRouter(tags=["privacy"], responses=problem_responses(401, 403))
+router = CapabilityRouter(tags=["privacy"], responses=problem_responses(401, 403))
 Manager = Annotated[Principal, require("privacy:manage")]
 
 

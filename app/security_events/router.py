@@ -5,19 +5,22 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 from pydantic import AwareDatetime
 
 from app.api.deps import ContainerDep, SessionDep
 from app.auth.dependencies import ClientDep, PrincipalDep
 from app.core.errors import problem_responses
 from app.core.pagination import Page, PageParams, page_params
+from app.core.routing import CapabilityRouter
 from app.models.security import SecurityEvent
 from app.security_events.access import EventFilters, acted_by_someone_else, read_events
 from app.security_events.schemas import SecurityEventOut
 from app.security_events.service import EventType
 
-router = APIRouter(prefix="/auth", tags=["security-events"], responses=problem_responses(401, 403))
+router = CapabilityRouter(
+    prefix="/auth", tags=["security-events"], responses=problem_responses(401, 403)
+)
 
 
 def event_out(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import Depends, Query, status
 
 from app.api.deps import ContainerDep, SessionDep
 from app.auth.dependencies import ClientDep, require
@@ -14,11 +14,12 @@ from app.auth.principal import Principal
 from app.auth.schemas import SessionsEnded
 from app.core.errors import problem_responses
 from app.core.pagination import Page, PageParams, page_params
+from app.core.routing import CapabilityRouter
 from app.models.user import StaffRole, UserKind
 from app.users.schemas import StaffCreate, UserAdminOut
 from app.users.service import UserFilters, UsersService
 
-router = APIRouter(prefix="/users", tags=["users"], responses=problem_responses(401, 403))
+router = CapabilityRouter(prefix="/users", tags=["users"], responses=problem_responses(401, 403))
 
 Reader = Annotated[Principal, require("users:read")]
 Writer = Annotated[Principal, require("users:write")]
