@@ -268,6 +268,7 @@ def billing_run(
     from app.billing.run import BillingRun, BillingRunReport
     from app.core.container import Container
     from app.core.crypto import install_field_keyring
+    from app.core.heap import freeze_long_lived_objects
     from app.core.logging import configure_logging
 
     settings = _settings_or_exit()
@@ -275,6 +276,7 @@ def billing_run(
         configure_logging(level=settings.log_level)
     container = Container.from_settings(settings)
     install_field_keyring(container.crypto.fields)
+    freeze_long_lived_objects()  # a long run: full GC passes skip the app (app.core.heap)
     day = today.date() if today else None
 
     with Progress(

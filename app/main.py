@@ -19,6 +19,7 @@ from app.core.config import Settings, load_settings
 from app.core.container import Container
 from app.core.crypto import install_field_keyring
 from app.core.errors import install_error_handlers
+from app.core.heap import freeze_long_lived_objects
 from app.core.logging import configure_logging
 from app.core.middleware import RequestContextMiddleware
 from app.core.openapi import build_openapi
@@ -52,6 +53,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         logger.info("starting", extra={"fields": {"env": settings.env.value}})
+        freeze_long_lived_objects()  # full GC passes skip the app itself (app.core.heap)
         yield
         # Graceful shutdown: uvicorn has drained in-flight requests; close pooled connections.
         await container.aclose()

@@ -25,10 +25,13 @@ Safety:
 Lock order: the batch's service rows (claim), then — only for invoices that credit pays or that
 are paid at once — the customer row, then the invoice row (`InvoiceService` order).
 
-Speed: per batch one claim query (joined with the customers), one query for already-invoiced
-periods, one tax-rate lookup per new (country, region) in the run, one number block, one bulk
-INSERT each for invoices, lines and audit entries, one bulk UPDATE of the services, and one
-balance query when credit is applied automatically.
+Speed: per batch one claim query (with the version of each service's customer record), one
+query for the customers new to the run or changed since their terms were derived (a customer's
+tax decision and buyer snapshot are derived once per version of the record, not once per
+service), one query for already-invoiced periods, one tax-rate lookup per new (country, region)
+in the run, one number block, one bulk INSERT each for invoices, lines and audit entries, one
+bulk UPDATE of the services, and one balance query when credit is applied automatically. Lists
+of ids are bound as one array on PostgreSQL (`one_of`).
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.service import Actor, masked_changes
 from app.billing.money import line_amounts
 from app.billing.periods import Period, period_for
-from app.billing.run_repository import BillingRunRepository
+from app.billing.run_repository import BillingRunRepository, ClaimedService
 from app.billing.service import (
     InvoiceService,
     IssueDetails,
@@ -102,12 +105,24 @@ class BillingRunReport:
 BatchCallback = Callable[[BillingRunReport], None]
 
 
+@dataclass(frozen=True)
+class _Buyer:
+    """What the run needs of a customer, derived once per run for each version of the record
+    (its `updated_at`): whether it may be billed and, if so, its tax and what issuing copies
+    onto its invoices."""
+
+    customer_id: uuid.UUID
+    version: datetime
+    terms: tuple[TaxDecision, IssueDetails] | None  # None: not billable
+
+
 @dataclass
 class _Plan:
     """One claimed service and the periods it is invoiced for in this run."""
 
     service: Service
-    customer: Customer
+    customer_id: uuid.UUID
+    terms: tuple[TaxDecision, IssueDetails]
     periods: list[Period]
 
 
@@ -142,7 +157,8 @@ def line_description(service: Service) -> str:
 
 
 class BillingRun:
-    """One run; `run()` may be called once. Opens its own units of work (one per batch)."""
+    """One run. Opens its own units of work (one per batch); calling `run()` again goes on
+    where the last call stopped, with what it learnt (customers' terms, services passed over)."""
 
     def __init__(
         self,
@@ -159,6 +175,7 @@ class BillingRun:
         self.batch_size = batch_size or self.settings.billing.billing_run_batch_size
         self.on_batch = on_batch
         self._rates: dict[tuple[str, str | None], int | None] = {}
+        self._buyers: dict[uuid.UUID, _Buyer] = {}
         self._passed: set[uuid.UUID] = set()
 
     def due_by(self, today: date) -> date:
@@ -210,6 +227,7 @@ class BillingRun:
             if not claimed:
                 return 0
             local.services_examined = len(claimed)
+            await self._refresh_buyers(session, repository, claimed)
             plans = await self._plans(repository, claimed, local)
             if one_by_one:
                 for plan in plans:
@@ -219,21 +237,53 @@ class BillingRun:
         self._merge(report, local)
         return len(claimed)
 
+    async def _refresh_buyers(
+        self,
+        session: AsyncSession,
+        repository: BillingRunRepository,
+        claimed: Sequence[ClaimedService],
+    ) -> None:
+        """Derive the buyers of this batch that are new to the run or whose record changed
+        since (one query for all of them)."""
+        stale = {
+            claim.service.customer_id
+            for claim in claimed
+            if (known := self._buyers.get(claim.service.customer_id)) is None
+            or known.version != claim.customer_updated_at
+        }
+        for customer in await repository.customers(stale):
+            terms = None
+            if is_billable(customer):
+                tax = await self._tax(session, customer)
+                terms = (tax, issue_details(customer, tax))
+            self._buyers[customer.id] = _Buyer(
+                customer_id=customer.id, version=customer.updated_at, terms=terms
+            )
+
     async def _plans(
         self,
         repository: BillingRunRepository,
-        claimed: Sequence[tuple[Service, Customer]],
+        claimed: Sequence[ClaimedService],
         report: BillingRunReport,
     ) -> list[_Plan]:
         plans: list[_Plan] = []
-        for service, customer in claimed:
+        for claim in claimed:
+            service = claim.service
+            buyer = self._buyers[service.customer_id]
             periods = due_periods(service, due_by=report.due_by)
             if not periods:
                 report.pass_over(service.id, "not_renewable", skipped=False)
-            elif not is_billable(customer):
+            elif buyer.terms is None:
                 report.pass_over(service.id, "customer_not_billable", skipped=False)
             else:
-                plans.append(_Plan(service=service, customer=customer, periods=periods))
+                plans.append(
+                    _Plan(
+                        service=service,
+                        customer_id=buyer.customer_id,
+                        terms=buyer.terms,
+                        periods=periods,
+                    )
+                )
         invoiced = await repository.invoiced_periods(
             service_ids=[plan.service.id for plan in plans],
             starts={period.start for plan in plans for period in plan.periods},
@@ -282,13 +332,8 @@ class BillingRun:
             sequence_name(prefix=prefix, year=now.year), count=count
         )
         numbers = iter(range(first, first + count))
-        issued: dict[uuid.UUID, tuple[TaxDecision, IssueDetails]] = {}
         for plan in plans:
-            customer = plan.customer
-            if customer.id not in issued:
-                tax = await self._tax(session, customer)
-                issued[customer.id] = (tax, issue_details(customer, tax))
-            tax, details = issued[customer.id]
+            tax, details = plan.terms
             for period in plan.periods:
                 self._add_invoice(
                     batch,
@@ -338,7 +383,7 @@ class BillingRun:
             {
                 "id": invoice_id,
                 "number": number,
-                "customer_id": plan.customer.id,
+                "customer_id": plan.customer_id,
                 "order_id": None,
                 "kind": InvoiceKind.RENEWAL.value,
                 "status": InvoiceStatus.OPEN.value,

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection, Sequence
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.repository import dialect_of, one_of
 from app.models.audit import AuditEntry
 from app.models.catalog import BillingCycle
 from app.models.customer import Customer
@@ -20,19 +22,30 @@ from app.models.order import Service, ServiceStatus
 from app.models.payment import CreditEntry
 
 
+@dataclass(frozen=True)
+class ClaimedService:
+    service: Service
+    # The customer record's version: what the run derived from an older one is derived again.
+    customer_updated_at: datetime
+
+
 class BillingRunRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        self._dialect = dialect_of(session)
 
     async def claim_due(
         self, *, due_by: date, limit: int, exclude: Collection[uuid.UUID] = ()
-    ) -> list[tuple[Service, Customer]]:
-        """Up to `limit` active services due on or before `due_by`, each with its customer,
-        the services locked for this transaction. `SKIP LOCKED` (PostgreSQL; SQLite has no row
-        locks and serialises writers) lets overlapping runs take disjoint batches. Rows this
-        run already passed over (skipped or failed) are excluded so it moves on."""
+    ) -> list[ClaimedService]:
+        """Up to `limit` active services due on or before `due_by`, each with the version of
+        its customer's record, the services locked for this transaction. `SKIP LOCKED`
+        (PostgreSQL; SQLite has no row locks and serialises writers) lets overlapping runs take
+        disjoint batches. Rows this run already passed over (skipped or failed) are excluded
+        so it moves on. The customers themselves are read by `customers`, only when new to the
+        run or changed: a customer with ten services would otherwise be read and decrypted ten
+        times."""
         statement = (
-            select(Service, Customer)
+            select(Service, Customer.updated_at)
             .join(Customer, Customer.id == Service.customer_id)
             .where(
                 Service.status == ServiceStatus.ACTIVE.value,
@@ -46,9 +59,15 @@ class BillingRunRepository:
             .execution_options(populate_existing=True)
         )
         if exclude:
-            statement = statement.where(Service.id.not_in(list(exclude)))
+            statement = statement.where(~one_of(Service.id, exclude, dialect=self._dialect))
         rows = (await self.session.execute(statement)).all()
-        return [(service, customer) for service, customer in rows]
+        return [ClaimedService(service, updated_at) for service, updated_at in rows]
+
+    async def customers(self, customer_ids: Collection[uuid.UUID]) -> list[Customer]:
+        if not customer_ids:
+            return []
+        statement = select(Customer).where(one_of(Customer.id, customer_ids, dialect=self._dialect))
+        return list((await self.session.scalars(statement)).all())
 
     async def invoiced_periods(
         self, *, service_ids: Sequence[uuid.UUID], starts: Collection[date]
@@ -57,8 +76,8 @@ class BillingRunRepository:
         if not service_ids or not starts:
             return set()
         statement = select(InvoiceLine.service_id, InvoiceLine.period_start).where(
-            InvoiceLine.service_id.in_(list(service_ids)),
-            InvoiceLine.period_start.in_(list(starts)),
+            one_of(InvoiceLine.service_id, service_ids, dialect=self._dialect),
+            one_of(InvoiceLine.period_start, starts, dialect=self._dialect),
         )
         rows = (await self.session.execute(statement)).all()
         return {(service_id, start) for service_id, start in rows if service_id and start}
@@ -75,7 +94,7 @@ class BillingRunRepository:
                 CreditEntry.currency,
                 func.max(CreditEntry.sequence).label("sequence"),
             )
-            .where(CreditEntry.customer_id.in_(list(customer_ids)))
+            .where(one_of(CreditEntry.customer_id, customer_ids, dialect=self._dialect))
             .group_by(CreditEntry.customer_id, CreditEntry.currency)
             .subquery()
         )
@@ -110,5 +129,9 @@ class BillingRunRepository:
     async def invoices(self, invoice_ids: Sequence[uuid.UUID]) -> list[Invoice]:
         if not invoice_ids:
             return []
-        statement = select(Invoice).where(Invoice.id.in_(list(invoice_ids))).order_by(Invoice.id)
+        statement = (
+            select(Invoice)
+            .where(one_of(Invoice.id, invoice_ids, dialect=self._dialect))
+            .order_by(Invoice.id)
+        )
         return list((await self.session.scalars(statement)).all())

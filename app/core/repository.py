@@ -3,17 +3,35 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, any_, literal, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import QueryableAttribute
 
 from app.core.errors import NotFound
 from app.core.pagination import PageParams, decode_cursor, encode_cursor
 from app.models.base import Base
 
 ModelT = TypeVar("ModelT", bound=Base)
+
+
+def one_of(
+    column: ColumnElement[Any] | QueryableAttribute[Any], values: Collection[Any], *, dialect: str
+) -> ColumnElement[bool]:
+    """`column IN (values)` for a batch of values. On PostgreSQL it is `column = ANY(:array)`:
+    one parameter whatever the count, so the SQL text is the same for every batch and psycopg
+    reuses its parse of it, instead of one placeholder per value in a text it parses anew (the
+    billing run spent 5 % of its time there)."""
+    if dialect == "postgresql":
+        return column == any_(literal(list(values), type_=ARRAY(column.type)))
+    return column.in_(list(values))
+
+
+def dialect_of(session: AsyncSession) -> str:
+    return session.get_bind().dialect.name
 
 
 class Repository(Generic[ModelT]):

@@ -4,6 +4,7 @@ with the tax, snapshot and numbering of `InvoiceService.issue`; safe to re-run a
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import uuid
 from datetime import date, timedelta
@@ -15,7 +16,7 @@ from sqlalchemy import select, text
 from typer.testing import CliRunner
 
 from app.billing.ledger import CreditLedger
-from app.billing.run import run_billing
+from app.billing.run import BillingRun, run_billing
 from app.billing.run_repository import BillingRunRepository
 from app.billing.tax import REVERSE_CHARGE_NOTE
 from app.cli import cli
@@ -28,7 +29,13 @@ from app.models.invoice import Invoice, InvoiceKind, InvoiceLine, InvoiceStatus
 from app.models.order import Service, ServiceStatus
 from app.models.payment import CreditEntryKind
 from app.models.user import StaffRole
-from tests.billing.helpers import billing_customer, make_product, make_tax_rate, staff
+from tests.billing.helpers import (
+    billing_customer,
+    count_all_statements,
+    make_product,
+    make_tax_rate,
+    staff,
+)
 
 API = "/api/v1/billing-runs"
 
@@ -505,7 +512,12 @@ async def test_cli_billing_run(
 
     runner = CliRunner()
     args = ["jobs", "billing-run", "--today", (day - timedelta(days=1)).isoformat()]
-    result = await asyncio.to_thread(runner.invoke, cli, [*args, "--batch-size", "10"])
+    try:
+        result = await asyncio.to_thread(runner.invoke, cli, [*args, "--batch-size", "10"])
+        # The job froze the long-lived heap before its run (app.core.heap).
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()  # this test process goes on creating and dropping apps
     assert result.exit_code == 0, result.output
     assert "invoices created" in result.output
     [(_, line)] = await _invoices(container)
@@ -517,3 +529,37 @@ async def test_cli_billing_run(
     from app.core.crypto import install_field_keyring
 
     install_field_keyring(container.crypto.fields)
+
+
+async def test_a_customer_is_read_once_per_run_until_their_record_changes(
+    container: Container, clock: FrozenClock, customer_id: uuid.UUID, product_id: uuid.UUID
+) -> None:
+    """Terms and buyer snapshot are derived once per version of the customer's record: three
+    batches of one service read the customer once; a change between batches is billed as
+    changed (P1: the snapshot is the buyer as at issue)."""
+    today = _today(clock)
+    for _ in range(4):
+        await _service(
+            container, customer_id=customer_id, product_id=product_id, next_due_date=today
+        )
+    run = BillingRun(container=container, batch_size=1)
+
+    with count_all_statements(container) as statements:
+        first = await run.run(limit=3)
+    customer_reads = [sql for sql in statements if sql.lstrip().startswith("SELECT customers.")]
+    assert first.invoices_created == 3
+    assert len(customer_reads) == 1
+
+    async with container.database.unit_of_work() as session:
+        customer = await session.get(Customer, customer_id)
+        assert customer is not None
+        customer.city = "Hamburg"
+    second = await run.run()
+
+    assert second.invoices_created == 1
+    cities = [
+        json.loads(invoice.buyer_snapshot or "{}")["city"]
+        for invoice, _ in await _invoices(container)
+    ]
+    assert cities[-1] == "Hamburg"
+    assert "Hamburg" not in cities[:-1]
