@@ -28,6 +28,10 @@ A router uses it in two lines:
 with `response_model=PaymentOut` and `responses=problem_responses(400, 409, 422)` on the route.
 The request's session must not have written anything before `respond` is called (on SQLite a
 pending write would hold the database lock the claim needs).
+
+`OptionalIdempotencyDep` is the same for operations where the key is the client's choice
+(adding funds by hand, credit notes): with a key, the semantics above; without one, the
+operation simply runs.
 """
 
 from __future__ import annotations
@@ -75,6 +79,14 @@ KEY_DESCRIPTION = (
     "`idempotency_key_required`; malformed: 400 `idempotency_key_invalid`; reused with a "
     "different request: 422 `idempotency_key_reused`; sent while the first request is still "
     "running: 409 `idempotency_request_in_progress`."
+)
+OPTIONAL_KEY_DESCRIPTION = (
+    "Optional. Send a unique key you choose (1-255 printable ASCII characters, e.g. a UUID) to "
+    "make a retry safe: the same key and the same request within 24 hours return the first "
+    "response again (with `Idempotent-Replayed: true`) instead of repeating the operation. "
+    "Malformed: 400 `idempotency_key_invalid`; reused with a different request: 422 "
+    "`idempotency_key_reused`; sent while the first request is still running: 409 "
+    "`idempotency_request_in_progress`. Without a key every request runs."
 )
 
 
@@ -202,6 +214,8 @@ class IdempotencyService:
     async def run(
         self, *, scope: str, key: str | None, fingerprint: str, operation: Operation
     ) -> IdempotentResult:
+        """Run `operation` at most once for `key` (see the module docstring); a missing key
+        is 400 `idempotency_key_required`."""
         key = validated_key(key)
         claimed = await self._claim(scope=scope, key=key, fingerprint=fingerprint)
         if isinstance(claimed, IdempotentResult):
@@ -312,10 +326,11 @@ async def prune_expired(session: AsyncSession, *, now: datetime) -> int:
 
 @dataclass(frozen=True)
 class IdempotentRequest:
-    """What `IdempotencyDep` gives a route: the validated key, the request's fingerprint and
-    the service bound to the request's session."""
+    """What `IdempotencyDep` gives a route: the validated key (None: the client sent none to
+    an operation where it is optional), the request's fingerprint and the service bound to
+    the request's session."""
 
-    key: str
+    key: str | None
     fingerprint: str
     service: IdempotencyService
 
@@ -324,6 +339,10 @@ class IdempotentRequest:
         return scope_for(principal)
 
     async def run(self, *, principal: Principal, operation: Operation) -> IdempotentResult:
+        if self.key is None:
+            status_code, model = await operation()
+            content = _render(model.model_dump(mode="json", by_alias=True))
+            return IdempotentResult(status_code=status_code, content=content, replayed=False)
         return await self.service.run(
             scope=scope_for(principal),
             key=self.key,
@@ -336,16 +355,9 @@ class IdempotentRequest:
         return (await self.run(principal=principal, operation=operation)).response()
 
 
-async def idempotent_request(
-    request: Request,
-    session: SessionDep,
-    container: ContainerDep,
-    idempotency_key: Annotated[
-        str | None, Header(alias=IDEMPOTENCY_HEADER, description=KEY_DESCRIPTION)
-    ] = None,
+async def _idempotent_request(
+    request: Request, session: AsyncSession, container: Container, *, key: str | None
 ) -> IdempotentRequest:
-    # Optional to FastAPI so a missing key is our 400 problem, not a generic 422.
-    key = validated_key(idempotency_key)
     body = await request.body()  # cached by Starlette: the body parameter reads it again
     fingerprint = request_fingerprint(
         method=request.method, path=request.url.path, query=request.url.query, body=body
@@ -357,7 +369,33 @@ async def idempotent_request(
     )
 
 
+async def idempotent_request(
+    request: Request,
+    session: SessionDep,
+    container: ContainerDep,
+    idempotency_key: Annotated[
+        str | None, Header(alias=IDEMPOTENCY_HEADER, description=KEY_DESCRIPTION)
+    ] = None,
+) -> IdempotentRequest:
+    # Optional to FastAPI so a missing key is our 400 problem, not a generic 422.
+    key = validated_key(idempotency_key)
+    return await _idempotent_request(request, session, container, key=key)
+
+
+async def optionally_idempotent_request(
+    request: Request,
+    session: SessionDep,
+    container: ContainerDep,
+    idempotency_key: Annotated[
+        str | None, Header(alias=IDEMPOTENCY_HEADER, description=OPTIONAL_KEY_DESCRIPTION)
+    ] = None,
+) -> IdempotentRequest:
+    key = None if idempotency_key is None else validated_key(idempotency_key)
+    return await _idempotent_request(request, session, container, key=key)
+
+
 IdempotencyDep = Annotated[IdempotentRequest, Depends(idempotent_request)]
+OptionalIdempotencyDep = Annotated[IdempotentRequest, Depends(optionally_idempotent_request)]
 
 __all__ = [
     "IDEMPOTENCY_HEADER",
@@ -370,7 +408,9 @@ __all__ = [
     "IdempotencyService",
     "IdempotentRequest",
     "IdempotentResult",
+    "OptionalIdempotencyDep",
     "idempotent_request",
+    "optionally_idempotent_request",
     "prune_expired",
     "request_fingerprint",
     "scope_for",

@@ -18,7 +18,7 @@ from app.api.deps import ContainerDep, SessionDep
 from app.auth.dependencies import ClientDep, PrincipalDep, require
 from app.auth.principal import Principal
 from app.billing.access import viewer_for
-from app.billing.idempotency import IdempotencyDep
+from app.billing.idempotency import IdempotencyDep, OptionalIdempotencyDep
 from app.core.errors import problem_responses
 from app.core.pagination import Page, PageParams, page_params
 from app.core.routing import CapabilityRouter
@@ -198,24 +198,29 @@ async def get_customer_credit(
     tags=["credit"],
     status_code=status.HTTP_201_CREATED,
     response_model=CreditEntryOut,
-    responses=problem_responses(404, 409, 422),
+    responses=problem_responses(400, 404, 409, 422),
     summary="Add funds to a customer's credit balance by hand (a `funds_added` entry)",
+    description="Send an `Idempotency-Key` to make a retry safe (a double click adds once).",
 )
 async def add_customer_funds(
     customer_id: uuid.UUID,
     body: AddFundsIn,
     principal: Writer,
     client: ClientDep,
+    idempotency: OptionalIdempotencyDep,
     credit: CreditServiceDep,
-) -> CreditEntryOut:
-    entry = await credit.add_funds(
-        customer_id=customer_id,
-        amount=body.amount,
-        currency=body.currency,
-        memo=body.memo,
-        actor=actor_of(principal, client),
-    )
-    return CreditEntryOut.of(entry)
+) -> Response:
+    async def operation() -> tuple[int, BaseModel]:
+        entry = await credit.add_funds(
+            customer_id=customer_id,
+            amount=body.amount,
+            currency=body.currency,
+            memo=body.memo,
+            actor=actor_of(principal, client),
+        )
+        return status.HTTP_201_CREATED, CreditEntryOut.of(entry)
+
+    return await idempotency.respond(principal=principal, operation=operation)
 
 
 @router.get(
@@ -240,7 +245,7 @@ async def get_my_credit(
     tags=["credit-notes"],
     status_code=status.HTTP_201_CREATED,
     response_model=CreditNoteOut,
-    responses=problem_responses(404, 409, 422),
+    responses=problem_responses(400, 404, 409, 422),
     summary="Credit an issued invoice, wholly or line by line",
     description=(
         "Omitting `lines` credits everything not credited yet. Per line: net = quantity x the "
@@ -248,7 +253,8 @@ async def get_my_credit(
         "invoice still asks for lowers it (an open invoice left with nothing to pay becomes "
         "`paid` when something was paid on it, else `void`); the rest is added to the credit "
         "balance or recorded as refunded, as `settlement` says. More than was invoiced and not "
-        "yet credited is 422 `credit_exceeds_invoice`."
+        "yet credited is 422 `credit_exceeds_invoice`. Send an `Idempotency-Key` to make a "
+        "retry safe (a retried partial credit note is not issued twice)."
     ),
 )
 async def create_credit_note(
@@ -256,24 +262,28 @@ async def create_credit_note(
     body: CreditNoteIn,
     principal: Writer,
     client: ClientDep,
+    idempotency: OptionalIdempotencyDep,
     notes: CreditNoteServiceDep,
-) -> CreditNoteOut:
-    note, lines = await notes.issue(
-        invoice_id=invoice_id,
-        note=NewCreditNote(
-            reason=body.reason,
-            settlement=body.settlement,
-            memo=body.memo,
-            lines=None
-            if body.lines is None
-            else [
-                CreditLine(invoice_line_id=line.invoice_line_id, quantity=line.quantity)
-                for line in body.lines
-            ],
-        ),
-        actor=actor_of(principal, client),
-    )
-    return CreditNoteOut.with_lines(note, lines)
+) -> Response:
+    async def operation() -> tuple[int, BaseModel]:
+        note, lines = await notes.issue(
+            invoice_id=invoice_id,
+            note=NewCreditNote(
+                reason=body.reason,
+                settlement=body.settlement,
+                memo=body.memo,
+                lines=None
+                if body.lines is None
+                else [
+                    CreditLine(invoice_line_id=line.invoice_line_id, quantity=line.quantity)
+                    for line in body.lines
+                ],
+            ),
+            actor=actor_of(principal, client),
+        )
+        return status.HTTP_201_CREATED, CreditNoteOut.with_lines(note, lines)
+
+    return await idempotency.respond(principal=principal, operation=operation)
 
 
 @router.get(
