@@ -105,3 +105,42 @@ def test_geoip_database_setting_is_read_from_the_environment(
     path = tmp_path / "country.mmdb"
     monkeypatch.setenv("HOSTLEDGER_GEOIP_DATABASE", str(path))
     assert load_settings(env=Environment.TEST).geoip_database == path
+
+
+def _write_country_database(path: Path, networks: dict[str, dict[str, object]]) -> Path:
+    """A real MaxMind DB file (the format GeoLite2-Country.mmdb has), written by mmdb-writer."""
+    from mmdb_writer import MMDBWriter
+    from netaddr import IPSet
+
+    writer = MMDBWriter(ip_version=6, database_type="GeoLite2-Country", ipv4_compatible=True)
+    for network, record in networks.items():
+        writer.insert_network(IPSet([network]), record)
+    writer.to_db_file(str(path))
+    return path
+
+
+def test_a_configured_maxmind_database_file_is_read(tmp_path: Path) -> None:
+    path = _write_country_database(
+        tmp_path / "GeoLite2-Country.mmdb",
+        {
+            "81.2.69.0/24": {"country": {"iso_code": "GB"}},
+            "2a02:2e0::/32": {"country": {"iso_code": "DE"}},
+        },
+    )
+
+    locator = build_locator(path)
+
+    assert locator.locate("81.2.69.160").country == "GB"
+    assert locator.locate("2a02:2e0:3fe:1001:302::").country == "DE"
+    assert locator.locate("::ffff:81.2.69.160").country == "GB"
+    assert locator.locate("8.8.8.8").country is None  # not in this file: no guess
+    assert locator.locate("10.0.0.1").country is None  # never asked about private space
+
+
+def test_a_registered_country_is_used_when_the_record_has_no_country(tmp_path: Path) -> None:
+    # Anonymous proxies and satellite providers carry only a registered country.
+    path = _write_country_database(
+        tmp_path / "countries.mmdb",
+        {"81.2.69.0/24": {"registered_country": {"iso_code": "NL"}}},
+    )
+    assert build_locator(path).locate("81.2.69.160").country == "NL"
