@@ -115,6 +115,32 @@ def token_response(issued: IssuedSession) -> schemas.TokenResponse:
     )
 
 
+# --------------------------------------------------------------------------- who am I
+
+
+# First in this router: FastAPI tries a router's routes in order, and this is the route signed-in
+# clients call most (the SPA on every page load), so it should not pay for the ones below.
+@router.get("/me", response_model=schemas.MeResponse, summary="Who am I")
+async def me(principal: PreMfaPrincipalDep, request: Request) -> Response:
+    # The hottest authenticated route: the model is built (and so validated) once and
+    # serialised directly, instead of FastAPI validating the returned model a second time.
+    container: Container = request.app.state.container
+    body = schemas.MeResponse(
+        user=user_out(principal.user) if principal.user else None,
+        method=principal.method.value,
+        scopes=sorted(principal.scopes),
+        session=session_out(
+            principal.session,
+            idle_timeout=container.settings.session.idle_timeout,
+            current_id=principal.session.id,
+        )
+        if principal.session
+        else None,
+        api_key_id=principal.api_key_id,
+    )
+    return Response(body.model_dump_json(), media_type="application/json")
+
+
 # --------------------------------------------------------------------------- public routes
 
 
@@ -201,27 +227,6 @@ async def refresh(
 
 
 # --------------------------------------------------------------------------- signed in
-
-
-@router.get("/me", response_model=schemas.MeResponse, summary="Who am I")
-async def me(principal: PreMfaPrincipalDep, request: Request) -> Response:
-    # The hottest authenticated route: the model is built (and so validated) once and
-    # serialised directly, instead of FastAPI validating the returned model a second time.
-    container: Container = request.app.state.container
-    body = schemas.MeResponse(
-        user=user_out(principal.user) if principal.user else None,
-        method=principal.method.value,
-        scopes=sorted(principal.scopes),
-        session=session_out(
-            principal.session,
-            idle_timeout=container.settings.session.idle_timeout,
-            current_id=principal.session.id,
-        )
-        if principal.session
-        else None,
-        api_key_id=principal.api_key_id,
-    )
-    return Response(body.model_dump_json(), media_type="application/json")
 
 
 def _session_of(principal: Principal) -> AuthSession:
