@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -72,6 +73,9 @@ from app.models.invoice import InvoiceKind, InvoiceStatus
 from app.models.order import Service, ServiceStatus
 
 MAX_PERIODS_PER_RUN = 36  # a service years behind catches up over several runs, not at once
+# Customers whose derived terms a run keeps between batches (least recently used go first): a
+# snapshot is about a kilobyte, so a run over millions of customers stays within ~20 MB.
+BUYER_CACHE_SIZE = 20_000
 DESCRIPTION_MAX = 300
 
 
@@ -167,6 +171,7 @@ class BillingRun:
         actor: Actor | None = None,
         batch_size: int | None = None,
         on_batch: BatchCallback | None = None,
+        buyer_cache_size: int = BUYER_CACHE_SIZE,
     ) -> None:
         self.container = container
         self.settings = container.settings
@@ -175,7 +180,8 @@ class BillingRun:
         self.batch_size = batch_size or self.settings.billing.billing_run_batch_size
         self.on_batch = on_batch
         self._rates: dict[tuple[str, str | None], int | None] = {}
-        self._buyers: dict[uuid.UUID, _Buyer] = {}
+        self._buyers: OrderedDict[uuid.UUID, _Buyer] = OrderedDict()
+        self._buyer_cache_size = buyer_cache_size
         self._passed: set[uuid.UUID] = set()
 
     def due_by(self, today: date) -> date:
@@ -227,8 +233,8 @@ class BillingRun:
             if not claimed:
                 return 0
             local.services_examined = len(claimed)
-            await self._refresh_buyers(session, repository, claimed)
-            plans = await self._plans(repository, claimed, local)
+            buyers = await self._buyers_of(session, repository, claimed)
+            plans = await self._plans(repository, claimed, buyers, local)
             if one_by_one:
                 for plan in plans:
                     await self._one_in_savepoint(session, repository, plan, local)
@@ -237,39 +243,51 @@ class BillingRun:
         self._merge(report, local)
         return len(claimed)
 
-    async def _refresh_buyers(
+    async def _buyers_of(
         self,
         session: AsyncSession,
         repository: BillingRunRepository,
         claimed: Sequence[ClaimedService],
-    ) -> None:
-        """Derive the buyers of this batch that are new to the run or whose record changed
-        since (one query for all of them)."""
-        stale = {
-            claim.service.customer_id
-            for claim in claimed
-            if (known := self._buyers.get(claim.service.customer_id)) is None
-            or known.version != claim.customer_updated_at
-        }
+    ) -> dict[uuid.UUID, _Buyer]:
+        """The buyers of this batch: remembered from an earlier batch when their record has
+        not changed since, else derived again (one query for all of those)."""
+        buyers: dict[uuid.UUID, _Buyer] = {}
+        stale: set[uuid.UUID] = set()
+        for claim in claimed:
+            customer_id = claim.service.customer_id
+            known = self._buyers.get(customer_id)
+            if known is not None and known.version == claim.customer_updated_at:
+                buyers[customer_id] = known
+                self._buyers.move_to_end(customer_id)
+            else:
+                stale.add(customer_id)
         for customer in await repository.customers(stale):
             terms = None
             if is_billable(customer):
                 tax = await self._tax(session, customer)
                 terms = (tax, issue_details(customer, tax))
-            self._buyers[customer.id] = _Buyer(
-                customer_id=customer.id, version=customer.updated_at, terms=terms
-            )
+            buyer = _Buyer(customer_id=customer.id, version=customer.updated_at, terms=terms)
+            buyers[customer.id] = buyer
+            self._remember(buyer)
+        return buyers
+
+    def _remember(self, buyer: _Buyer) -> None:
+        self._buyers[buyer.customer_id] = buyer
+        self._buyers.move_to_end(buyer.customer_id)
+        while len(self._buyers) > self._buyer_cache_size:
+            self._buyers.popitem(last=False)
 
     async def _plans(
         self,
         repository: BillingRunRepository,
         claimed: Sequence[ClaimedService],
+        buyers: dict[uuid.UUID, _Buyer],
         report: BillingRunReport,
     ) -> list[_Plan]:
         plans: list[_Plan] = []
         for claim in claimed:
             service = claim.service
-            buyer = self._buyers[service.customer_id]
+            buyer = buyers[service.customer_id]
             periods = due_periods(service, due_by=report.due_by)
             if not periods:
                 report.pass_over(service.id, "not_renewable", skipped=False)

@@ -563,3 +563,33 @@ async def test_a_customer_is_read_once_per_run_until_their_record_changes(
     ]
     assert cities[-1] == "Hamburg"
     assert "Hamburg" not in cities[:-1]
+
+
+async def test_the_run_remembers_a_bounded_number_of_customers(
+    client: httpx.AsyncClient,
+    container: Container,
+    clock: FrozenClock,
+    customer_id: uuid.UUID,
+    product_id: uuid.UUID,
+) -> None:
+    """More customers in a batch than the run keeps: each is still billed with its own
+    snapshot, and the least recently used are forgotten (read again if they come back)."""
+    today = _today(clock)
+    others = [
+        (await billing_customer(client, container, country="DE", city=f"Town {n}")).customer_id
+        for n in range(2)
+    ]
+    for owner in [customer_id, *others, customer_id]:
+        await _service(container, customer_id=owner, product_id=product_id, next_due_date=today)
+    run = BillingRun(container=container, batch_size=4, buyer_cache_size=1)
+
+    report = await run.run()
+
+    assert report.invoices_created == 4
+    assert len(run._buyers) == 1
+    billed = {
+        invoice.customer_id: json.loads(invoice.buyer_snapshot or "{}")["city"]
+        for invoice, _ in await _invoices(container)
+    }
+    assert billed[others[0]] == "Town 0"
+    assert billed[others[1]] == "Town 1"
