@@ -53,9 +53,9 @@ class DatabaseSettings(BaseSettings):
     model_config = _group_config("DATABASE_")
 
     url: str = DEFAULT_SQLITE_URL
-    # Per pool; each process has two (transactions, and autocommit reads). Overflow
-    # connections are opened and closed per use, which costs far more than waiting for a
-    # pooled one, so there is none by default.
+    # Per pool; each process has three (transactions, autocommit reads, the hot reader:
+    # `app.core.db.connections_per_process`). Overflow connections are opened and closed per
+    # use, which costs far more than waiting for a pooled one, so there is none by default.
     pool_size: int = Field(default=16, ge=1, le=200)
     max_overflow: int = Field(default=0, ge=0, le=200)
     pool_timeout: float = Field(default=10.0, gt=0)

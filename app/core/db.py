@@ -42,6 +42,14 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def connections_per_process(settings: DatabaseSettings) -> int:
+    """The most PostgreSQL connections one process (one `serve` worker, one job) opens under
+    load: the transactional and the autocommit engines (`pool_size + max_overflow` each) and
+    the hot reader (`pool_size`, `app.core.hot_reads`). PostgreSQL's `max_connections` must
+    cover this times the processes, or a busy moment ends in refused connections."""
+    return 2 * (settings.pool_size + settings.max_overflow) + settings.pool_size
+
+
 def create_engine(settings: DatabaseSettings, *, autocommit: bool = False) -> AsyncEngine:
     url = async_url(settings.url)
     parsed = make_url(url)

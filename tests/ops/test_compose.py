@@ -20,7 +20,8 @@ import typer.main
 import yaml
 
 from app.cli import cli
-from app.core.config import setting_env_names
+from app.core.config import DatabaseSettings, setting_env_names
+from app.core.db import connections_per_process
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -245,6 +246,32 @@ def test_compose_runs_only_real_cli_subcommands_with_accepted_options() -> None:
             problems.extend(f"{name}.{key}: {p}" for p in invocation_problems(service.get(key)))
     assert problems == []
     assert [args[0] for args in invoked] == ["migrate", "serve"]
+
+
+def test_postgres_accepts_every_connection_the_api_workers_may_open() -> None:
+    """`max_connections` covers the workers times what one opens at most, with room left
+    for a job and an operator's psql."""
+    services = compose_services()
+    [serve] = [
+        args
+        for args in hostledger_invocations(simple_commands(services["api"].get("command")))
+        if args[0] == "serve"
+    ]
+    workers = int(serve[serve.index("--workers") + 1]) if "--workers" in serve else 1
+    environment = services["api"].get("environment") or {}
+    pool_size = environment.get("HOSTLEDGER_DATABASE_POOL_SIZE")
+    settings = DatabaseSettings(**({"pool_size": int(pool_size)} if pool_size else {}))
+    postgres = [str(word) for word in services["postgres"].get("command") or []]
+    limits = [word.split("=", 1)[1] for word in postgres if word.startswith("max_connections=")]
+    max_connections = int(limits[0]) if limits else 100  # PostgreSQL's default
+
+    # The workers, one job process (a billing run builds the same three pools) and a few
+    # connections for an operator.
+    needed = (workers + 1) * connections_per_process(settings) + 10
+    assert max_connections >= needed, (
+        f"{workers} workers and a job may open {needed} connections;"
+        f" max_connections is {max_connections}"
+    )
 
 
 def test_compose_sets_only_real_settings() -> None:
