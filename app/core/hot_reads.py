@@ -235,7 +235,10 @@ class PsycopgHotReader:
         for observer in self.observers:
             observer(sql)
 
-    async def fetch_one(self, query: CompiledQuery, params: Mapping[str, Any]) -> Row | None:
+    async def _run(
+        self, query: CompiledQuery, params: Mapping[str, Any], *, rows: int | None
+    ) -> list[Row]:
+        """Run the statement on a pooled connection; fetch `rows` rows (None: all, 0: none)."""
         statement = query.psycopg
         pool = self._pool or await self._open_pool()
         if self.observers:
@@ -243,34 +246,22 @@ class PsycopgHotReader:
         connection = await pool.getconn()
         try:
             cursor = await connection.execute(statement.sql, statement.params(params))
-            row = await cursor.fetchone()
+            if rows == 0:
+                return []
+            fetched = await (cursor.fetchall() if rows is None else cursor.fetchmany(rows))
         finally:
             await pool.putconn(connection)
-        return statement.process(row) if row is not None else None
+        return [statement.process(row) for row in fetched]
+
+    async def fetch_one(self, query: CompiledQuery, params: Mapping[str, Any]) -> Row | None:
+        found = await self._run(query, params, rows=1)
+        return found[0] if found else None
 
     async def fetch_all(self, query: CompiledQuery, params: Mapping[str, Any]) -> list[Row]:
-        statement = query.psycopg
-        pool = self._pool or await self._open_pool()
-        if self.observers:
-            self._notify(statement.sql)
-        connection = await pool.getconn()
-        try:
-            cursor = await connection.execute(statement.sql, statement.params(params))
-            rows = await cursor.fetchall()
-        finally:
-            await pool.putconn(connection)
-        return [statement.process(row) for row in rows]
+        return await self._run(query, params, rows=None)
 
     async def execute(self, query: CompiledQuery, params: Mapping[str, Any]) -> None:
-        statement = query.psycopg
-        pool = self._pool or await self._open_pool()
-        if self.observers:
-            self._notify(statement.sql)
-        connection = await pool.getconn()
-        try:
-            await connection.execute(statement.sql, statement.params(params))
-        finally:
-            await pool.putconn(connection)
+        await self._run(query, params, rows=0)
 
     async def close(self) -> None:
         pool, self._pool = self._pool, None
